@@ -1,0 +1,58 @@
+import { z } from "zod";
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"])
+    .default(fallback ? "true" : "false")
+    .transform((v) => v === "true" || v === "1");
+
+/**
+ * Every environment variable the platform reads, with its default. Parsed once at startup
+ * (`loadConfig`) and passed down; nothing below `main.ts` reads `process.env`.
+ */
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** PostgreSQL, the durable record. */
+  DATABASE_URL: z.string().url().default("postgresql://postgres@127.0.0.1:5432/flashgraph"),
+  /** Redis: hot stock counters, reservations, caches. */
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:6379"),
+  /** Comma-separated Kafka bootstrap brokers. */
+  KAFKA_BROKERS: z.string().min(1).default("127.0.0.1:9092"),
+  /** Partitions per topic when the platform creates its topics. */
+  KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(256).default(6),
+  /** Prefix for every topic name, so test runs and tenants can share a broker. */
+  KAFKA_TOPIC_PREFIX: z.string().default(""),
+  /** HS256 secret of the client-facing JWTs (API.md, Identity). */
+  JWT_SECRET: z.string().min(16).default("dev-only-jwt-secret-change-me"),
+  /** HS256 secret the router signs forwarded identities with; subgraphs trust only this. */
+  INTERNAL_SECRET: z.string().min(16).default("dev-only-internal-secret-change-me"),
+  PORT: port(4000),
+  PRODUCT_PORT: port(4001),
+  INVENTORY_PORT: port(4002),
+  ORDER_PORT: port(4003),
+  FLASH_SALE_PORT: port(4004),
+  PRODUCT_URL: z.string().url().default("http://127.0.0.1:4001/graphql"),
+  INVENTORY_URL: z.string().url().default("http://127.0.0.1:4002/graphql"),
+  ORDER_URL: z.string().url().default("http://127.0.0.1:4003/graphql"),
+  FLASH_SALE_URL: z.string().url().default("http://127.0.0.1:4004/graphql"),
+  /** Timeout for every call from the router to a subgraph, in milliseconds. */
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Browser origins allowed to call the router (comma-separated; empty allows any, for development). */
+  CORS_ORIGINS: z.string().default(""),
+  /** Load the demo catalogue at `npm start` when the database has no products. */
+  SEED: flag(true),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Parses and validates the environment; throws one message naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}

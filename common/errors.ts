@@ -1,0 +1,73 @@
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
+
+/** The error codes of API.md. Anything else reaching a client is masked as INTERNAL_SERVER_ERROR. */
+export const ErrorCode = {
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  FORBIDDEN: "FORBIDDEN",
+  BAD_USER_INPUT: "BAD_USER_INPUT",
+  NOT_FOUND: "NOT_FOUND",
+  OUT_OF_STOCK: "OUT_OF_STOCK",
+  PRICE_CHANGED: "PRICE_CHANGED",
+  PURCHASE_LIMIT_EXCEEDED: "PURCHASE_LIMIT_EXCEEDED",
+  RATE_LIMITED: "RATE_LIMITED",
+  SALE_NOT_ACTIVE: "SALE_NOT_ACTIVE",
+  IDEMPOTENCY_KEY_REUSED: "IDEMPOTENCY_KEY_REUSED",
+  INVALID_STATE: "INVALID_STATE",
+  INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * Codes a client may see as they are: ours, plus the ones Apollo Server and the gateway raise for
+ * malformed operations (they describe the client's request, not our internals).
+ */
+const PUBLIC_CODES = new Set<string>([
+  ...Object.values(ErrorCode),
+  "GRAPHQL_PARSE_FAILED",
+  "GRAPHQL_VALIDATION_FAILED",
+  "BAD_REQUEST",
+  "PERSISTED_QUERY_NOT_FOUND",
+  "PERSISTED_QUERY_NOT_SUPPORTED",
+  "OPERATION_RESOLUTION_FAILURE",
+]);
+
+export function appError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extensions } });
+}
+
+export const unauthenticated = (message = "Sign in to do this.") => appError(ErrorCode.UNAUTHENTICATED, message);
+export const forbidden = (message = "You are not allowed to do this.") => appError(ErrorCode.FORBIDDEN, message);
+export const notFound = (what: string) => appError(ErrorCode.NOT_FOUND, `${what} does not exist.`);
+export const badInput = (field: string, message: string) =>
+  appError(ErrorCode.BAD_USER_INPUT, message, { field });
+
+export function isPublicCode(code: unknown): boolean {
+  return typeof code === "string" && PUBLIC_CODES.has(code);
+}
+
+/**
+ * Apollo Server `formatError`: passes our codes through and masks everything else, so internals
+ * never leave the process (the logging plugin in `apollo.ts` logged the original with the request id).
+ */
+export function formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};
+  if (isPublicCode(extensions.code)) return { ...formatted, extensions };
+  return {
+    message: "Internal server error",
+    path: formatted.path,
+    locations: formatted.locations,
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}
+
+/** Infrastructure failures say whether trying again can help; one retry policy acts on that. */
+export class InfrastructureError extends Error {
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "InfrastructureError";
+  }
+}

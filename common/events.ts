@@ -1,0 +1,61 @@
+import { randomUUID } from "node:crypto";
+
+/**
+ * Every event on Kafka: an id (consumers deduplicate on it), a type, a schema version and the id of
+ * the aggregate it is about, which is also the message key (so one aggregate's events stay in order).
+ */
+export interface EventEnvelope<TType extends string = string, TData = unknown> {
+  id: string;
+  type: TType;
+  version: number;
+  aggregateId: string;
+  occurredAt: string;
+  data: TData;
+}
+
+export interface StockSnapshot {
+  productId: string;
+  available: number;
+  reserved: number;
+  sold: number;
+}
+
+export type ProductEvent =
+  | EventEnvelope<"ProductCreated", { productId: string; sku: string; name: string; priceCents: number; currency: string }>
+  | EventEnvelope<"ProductPriceChanged", { productId: string; priceCents: number; priceVersion: number }>;
+
+export type InventoryEvent = EventEnvelope<
+  "StockChanged",
+  StockSnapshot & { reason: "created" | "restock" | "reserve" | "release" | "commit" | "transfer"; delta: number }
+>;
+
+/** Topic name (before `KAFKA_TOPIC_PREFIX`) -> the events it carries. Keys: the aggregate id. */
+export interface TopicEvents {
+  product: ProductEvent;
+  inventory: InventoryEvent;
+}
+
+export type TopicName = keyof TopicEvents;
+export const TOPICS = ["product", "inventory"] as const satisfies readonly TopicName[];
+
+export function dlqTopic(topic: string): string {
+  return `${topic}.dlq`;
+}
+
+export function createEvent<E extends EventEnvelope>(type: E["type"], aggregateId: string, data: E["data"], version = 1): E {
+  return { id: randomUUID(), type, version, aggregateId, occurredAt: new Date().toISOString(), data } as E;
+}
+
+/** Narrow runtime check for anything read off Kafka; a message that fails it is a poison message. */
+export function isEventEnvelope(value: unknown): value is EventEnvelope {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.id === "string" &&
+    typeof v.type === "string" &&
+    typeof v.version === "number" &&
+    typeof v.aggregateId === "string" &&
+    typeof v.data === "object" &&
+    v.data !== null
+  );
+}

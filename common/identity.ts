@@ -1,0 +1,93 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
+import { LRUCache } from "lru-cache";
+import { forbidden, unauthenticated } from "./errors.ts";
+
+/** Who is calling. `null` user means anonymous; `authError` says why a presented token was refused. */
+export interface Identity {
+  user: { id: string; roles: string[]; isAdmin: boolean } | null;
+  authError?: string;
+}
+
+export const ANONYMOUS: Identity = { user: null };
+
+/** Header the router uses to hand a verified identity to subgraphs. */
+export const IDENTITY_HEADER = "x-flashgraph-identity";
+const INTERNAL_AUDIENCE = "flashgraph-subgraphs";
+const INTERNAL_TTL_SECONDS = 60;
+
+const key = (secret: string) => new TextEncoder().encode(secret);
+
+function toIdentity(payload: { sub?: unknown; roles?: unknown }): Identity {
+  if (typeof payload.sub !== "string" || payload.sub.length === 0) return { user: null, authError: "Token has no subject." };
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === "string") : [];
+  return { user: { id: payload.sub, roles, isAdmin: roles.includes("admin") } };
+}
+
+/**
+ * Verifies a client's `Bearer` token (HS256, `exp` required). A missing header is anonymous; a bad
+ * token is anonymous with `authError`, so catalogue reads still work and user operations say why not.
+ */
+export async function verifyClientToken(authorization: string | undefined, secret: string): Promise<Identity> {
+  if (!authorization) return ANONYMOUS;
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (!match?.[1]) return { user: null, authError: "Authorization must be 'Bearer <token>'." };
+  try {
+    const { payload } = await jwtVerify(match[1], key(secret), { algorithms: ["HS256"], requiredClaims: ["exp"] });
+    return toIdentity(payload);
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) return { user: null, authError: "Token has expired." };
+    return { user: null, authError: "Token is invalid." };
+  }
+}
+
+/** Signs a development or test token for a user (`npm run token`). */
+export async function signClientToken(
+  secret: string,
+  sub: string,
+  roles: string[] = [],
+  expiresIn: string | number = "12h",
+): Promise<string> {
+  return new SignJWT({ roles }).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuedAt().setExpirationTime(expiresIn).sign(key(secret));
+}
+
+/** The router's short-lived, signed statement of who the caller is; only holders of INTERNAL_SECRET can make one. */
+export async function signInternalIdentity(identity: Identity, secret: string): Promise<string> {
+  return new SignJWT({ roles: identity.user?.roles ?? [], authError: identity.authError })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(identity.user?.id ?? "")
+    .setAudience(INTERNAL_AUDIENCE)
+    .setExpirationTime(`${INTERNAL_TTL_SECONDS}s`)
+    .sign(key(secret));
+}
+
+/**
+ * Subgraph side: reads the router's identity header. Without a valid one the caller is anonymous, so a
+ * subgraph called directly refuses user and admin operations whatever `Authorization` it is sent.
+ */
+export function createInternalIdentityReader(secret: string) {
+  const cache = new LRUCache<string, Identity>({ max: 10_000, ttl: (INTERNAL_TTL_SECONDS - 5) * 1000 });
+  return async function readInternalIdentity(header: string | undefined): Promise<Identity> {
+    if (!header) return { user: null, authError: "Request did not come through the router." };
+    const cached = cache.get(header);
+    if (cached) return cached;
+    try {
+      const { payload } = await jwtVerify(header, key(secret), { algorithms: ["HS256"], audience: INTERNAL_AUDIENCE });
+      const identity: Identity = payload.sub ? toIdentity(payload) : { user: null, authError: payload.authError as string | undefined };
+      cache.set(header, identity);
+      return identity;
+    } catch {
+      return { user: null, authError: "Forwarded identity is invalid." };
+    }
+  };
+}
+
+export function requireUser(identity: Identity): NonNullable<Identity["user"]> {
+  if (!identity.user) throw unauthenticated(identity.authError ?? "Sign in to do this.");
+  return identity.user;
+}
+
+export function requireAdmin(identity: Identity): NonNullable<Identity["user"]> {
+  const user = requireUser(identity);
+  if (!user.isAdmin) throw forbidden("This operation needs the admin role.");
+  return user;
+}

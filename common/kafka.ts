@@ -1,0 +1,167 @@
+import { Kafka, logLevel, CompressionTypes, type Producer, type Consumer, type Message, type LogEntry } from "kafkajs";
+import type { Logger } from "./logger.ts";
+import { TOPICS, dlqTopic, isEventEnvelope, type EventEnvelope, type TopicEvents, type TopicName } from "./events.ts";
+
+export type { Producer, Consumer };
+
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** Prefix of every topic name (default ""). */
+  topicPrefix?: string;
+}
+
+export interface KafkaContext {
+  kafka: Kafka;
+  topic: (name: string) => string;
+}
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+export function createKafka({ brokers, clientId, logger, topicPrefix = "" }: KafkaOptions): KafkaContext {
+  const kafkaLogger = logger.child({ component: "kafkajs" });
+  const kafka = new Kafka({
+    clientId,
+    brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 2_000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...extra } = log;
+        kafkaLogger[LEVELS[level] ?? "info"](extra, message);
+      },
+  });
+  return { kafka, topic: (name) => `${topicPrefix}${name}` };
+}
+
+/** Creates every platform topic and its dead-letter topic with an explicit partition count; existing ones are kept. */
+export async function ensureTopics(ctx: KafkaContext, partitions: number, names: readonly string[] = TOPICS): Promise<void> {
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const wanted = names.flatMap((n) => [ctx.topic(n), ctx.topic(dlqTopic(n))]).filter((t) => !existing.has(t));
+    if (wanted.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: wanted.map((topic) => ({ topic, numPartitions: topic.endsWith(".dlq") ? 1 : partitions, replicationFactor: 1 })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * One request in flight per broker keeps each key's events in order across retries. Delivery is at
+ * least once (kafkajs's idempotent mode wants unbounded retries, which would hang callers while Kafka
+ * is down); every consumer deduplicates by event id.
+ */
+export async function createProducer(ctx: KafkaContext): Promise<Producer> {
+  const producer = ctx.kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  return producer;
+}
+
+export function toMessage(event: EventEnvelope): Message {
+  return { key: event.aggregateId, value: JSON.stringify(event), headers: { "event-type": event.type, "event-id": event.id } };
+}
+
+/** Publishes typed events, grouped by topic, in one request (kafkajs has no linger: batch here). */
+export async function publish<T extends TopicName>(
+  ctx: KafkaContext,
+  producer: Producer,
+  topic: T,
+  events: TopicEvents[T][],
+): Promise<void> {
+  if (events.length === 0) return;
+  await producer.send({ topic: ctx.topic(topic), acks: -1, compression: CompressionTypes.None, messages: events.map(toMessage) });
+}
+
+/** An error that retrying cannot fix; the consumer sends the message to the dead-letter topic at once. */
+export class PermanentEventError extends Error {
+  override name = "PermanentEventError";
+}
+
+export interface ConsumerOptions<T extends TopicName> {
+  ctx: KafkaContext;
+  producer: Producer;
+  groupId: string;
+  topics: T[];
+  logger: Logger;
+  handle: (event: TopicEvents[T], meta: { topic: T; partition: number; offset: string }) => Promise<void>;
+  /** Attempts before a failing event goes to the dead-letter topic (default 5). */
+  maxAttempts?: number;
+  /** First retry delay in ms, doubled each attempt (default 100). */
+  backoffMs?: number;
+  /** Start from the earliest offset when the group is new (default true). */
+  fromBeginning?: boolean;
+  /** Partitions processed in parallel (default 3). */
+  concurrency?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Runs a consumer group whose handler must be idempotent (events are delivered at least once).
+ * Retriable failures are retried with exponential backoff; a malformed event, a `PermanentEventError`
+ * or one that keeps failing is sent to `<topic>.dlq` with the error, and the consumer moves on.
+ */
+export async function runConsumer<T extends TopicName>(options: ConsumerOptions<T>): Promise<{ close: () => Promise<void> }> {
+  const { ctx, producer, groupId, topics, logger, handle } = options;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const backoffMs = options.backoffMs ?? 100;
+  const sleep = options.sleep ?? realSleep;
+  const byFullName = new Map<string, T>(topics.map((t) => [ctx.topic(t), t]));
+  const consumer = ctx.kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, allowAutoTopicCreation: false });
+  const log = logger.child({ consumer: groupId });
+
+  const deadLetter = async (topic: string, message: { key: Buffer | null; value: Buffer | null }, reason: string) => {
+    log.warn({ topic, reason }, "sending event to dead-letter topic");
+    await producer.send({
+      topic: dlqTopic(topic),
+      acks: -1,
+      messages: [{ key: message.key, value: message.value, headers: { "dlq-reason": reason.slice(0, 500), "dlq-group": groupId } }],
+    });
+  };
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: options.fromBeginning ?? true });
+  await consumer.run({
+    partitionsConsumedConcurrently: options.concurrency ?? 3,
+    eachMessage: async ({ topic, partition, message }) => {
+      const short = byFullName.get(topic)!;
+      let event: unknown;
+      try {
+        event = JSON.parse(message.value?.toString("utf8") ?? "");
+      } catch {
+        return deadLetter(topic, message, "malformed JSON");
+      }
+      if (!isEventEnvelope(event)) return deadLetter(topic, message, "not an event envelope");
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await handle(event as TopicEvents[T], { topic: short, partition, offset: message.offset });
+          return;
+        } catch (error) {
+          const permanent = error instanceof PermanentEventError;
+          if (permanent || attempt >= maxAttempts) {
+            return deadLetter(topic, message, `${permanent ? "permanent" : `failed ${attempt} times`}: ${String(error)}`);
+          }
+          log.warn({ err: error, attempt, eventId: (event as EventEnvelope).id }, "event handler failed; retrying");
+          await sleep(backoffMs * 2 ** (attempt - 1));
+        }
+      }
+    },
+  });
+  return { close: () => consumer.disconnect() };
+}

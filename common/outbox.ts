@@ -1,0 +1,123 @@
+import pg from "pg";
+import type { Producer } from "kafkajs";
+import type { Logger } from "./logger.ts";
+import type { Tx } from "./prisma.ts";
+import { toMessage, type KafkaContext } from "./kafka.ts";
+import type { EventEnvelope, TopicEvents, TopicName } from "./events.ts";
+
+/**
+ * Writes an event into the outbox inside the caller's transaction, so the event exists if and only if
+ * the change it describes was committed. The relay publishes it to Kafka afterwards.
+ */
+export async function enqueue<T extends TopicName>(tx: Tx, topic: T, ...events: TopicEvents[T][]): Promise<void> {
+  await tx.outboxEvent.createMany({
+    data: events.map((e) => ({ eventId: e.id, topic, key: e.aggregateId, type: e.type, payload: e as object })),
+  });
+}
+
+export interface OutboxRelayOptions {
+  databaseUrl: string;
+  ctx: KafkaContext;
+  producer: Producer;
+  logger: Logger;
+  /** How often to look for events when no notification arrives, in ms (default 1 000). */
+  pollMs?: number;
+  /** Events published per Kafka request (default 500). */
+  batchSize?: number;
+}
+
+const LOCK_KEY = 0x0f1a54; // one relay per database publishes at a time, so per-key order is kept
+const CHANNEL = "outbox_events";
+
+/**
+ * Publishes committed outbox rows to Kafka in id order, keyed by aggregate id, then marks them sent.
+ * Every process that writes events runs one; a PostgreSQL advisory lock makes exactly one of them
+ * active. A crash between send and mark re-sends (at least once); consumers deduplicate by event id.
+ * While Kafka is down, rows wait and are published when it answers again.
+ */
+export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Promise<void>; wake: () => void } {
+  const { databaseUrl, ctx, producer, logger } = options;
+  const pollMs = options.pollMs ?? 1_000;
+  const batchSize = options.batchSize ?? 500;
+  const log = logger.child({ component: "outbox-relay" });
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let wakeUp: (() => void) | null = null;
+  let failures = 0;
+  let pending = false; // a notification that arrived while we were not waiting
+
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (pending) {
+        pending = false;
+        return resolve();
+      }
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = null;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000, statement_timeout: 10_000 });
+    c.on("error", (err) => log.warn({ err }, "relay connection error"));
+    c.on("notification", () => (wakeUp ? wakeUp() : (pending = true)));
+    await c.connect();
+    await c.query(`LISTEN ${CHANNEL}`);
+    return c;
+  };
+
+  const drain = async (c: pg.Client): Promise<number> => {
+    const { rows } = await c.query<{ id: string; topic: string; payload: EventEnvelope }>(
+      "SELECT id, topic, payload FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT $1",
+      [batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const byTopic = new Map<string, EventEnvelope[]>();
+    for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row.payload]);
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, events]) => ({ topic: ctx.topic(topic), messages: events.map(toMessage) })),
+    });
+    await c.query("UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::bigint[])", [rows.map((r) => r.id)]);
+    return rows.length;
+  };
+
+  const loop = async () => {
+    while (!stopped) {
+      try {
+        client ??= await connect();
+        const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [LOCK_KEY]);
+        if (!rows[0]?.locked) {
+          await wait(pollMs);
+          continue;
+        }
+        while (!stopped) {
+          const sent = await drain(client);
+          failures = 0;
+          if (sent < batchSize) await wait(pollMs);
+        }
+      } catch (error) {
+        failures++;
+        log.warn({ err: error, failures }, "outbox relay failed; will retry");
+        await client?.end().catch(() => undefined);
+        client = null;
+        await wait(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  };
+
+  const running = loop();
+  return {
+    wake: () => wakeUp?.(),
+    close: async () => {
+      stopped = true;
+      wakeUp?.();
+      await running;
+      await client?.end().catch(() => undefined);
+    },
+  };
+}

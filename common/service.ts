@@ -1,0 +1,135 @@
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import express, { type Express } from "express";
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { expressMiddleware } from "@as-integrations/express5";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
+import type { GraphQLSchema } from "graphql";
+import type { GatewayInterface } from "@apollo/server-gateway-interface";
+import type { Logger } from "./logger.ts";
+import { formatError, isPublicCode } from "./errors.ts";
+import { createMetrics } from "./metrics.ts";
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<unknown>;
+}
+
+export interface BaseContext {
+  requestId: string;
+  logger: Logger;
+}
+
+export interface ServiceOptions<TContext extends BaseContext> {
+  name: string;
+  /** A subgraph's schema, or (for the router) a gateway that plans over the supergraph. */
+  schema?: GraphQLSchema;
+  gateway?: GatewayInterface;
+  logger: Logger;
+  /** Builds the per-request context; `base` carries the request id and a child logger. */
+  context: (base: BaseContext, req: express.Request) => Promise<TContext>;
+  /** Dependencies `/ready` checks, each bounded by `readyTimeoutMs`. */
+  readiness: ReadinessCheck[];
+  plugins?: ApolloServerPlugin<TContext>[];
+  /** Per-check timeout of `/ready` in ms (default 1 000). */
+  readyTimeoutMs?: number;
+  /** Adds routes (webhooks, ...) before `/graphql`. */
+  routes?: (app: Express) => void;
+}
+
+/** Logs every error a client would see masked, with the request id, before `formatError` hides it. */
+function errorLoggingPlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue, operationName }) {
+          for (const error of errors) {
+            if (isPublicCode(error.extensions?.code)) continue;
+            contextValue.logger.error({ err: error.originalError ?? error, path: error.path, operationName }, "unexpected error");
+          }
+        },
+      };
+    },
+  };
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * An HTTP service around one Apollo Server: `POST|GET /graphql`, `/health`, `/ready`, `/metrics`.
+ * Nothing listens until `listen` is called, so tests build it on port 0 and production in `main.ts`.
+ */
+export async function createService<TContext extends BaseContext>(options: ServiceOptions<TContext>) {
+  const { name, logger } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, app);
+  const metrics = createMetrics(name);
+  const apollo = new ApolloServer<TContext>({
+    ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema! }),
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ...(options.gateway ? [] : [ApolloServerPluginInlineTraceDisabled()]),
+      errorLoggingPlugin<TContext>(), metrics.plugin, ...(options.plugins ?? [])],
+    introspection: true,
+  });
+  await apollo.start();
+
+  app.get("/health", (_req, res) => {
+    res.json({ status: "ok", service: name });
+  });
+  app.get("/ready", async (_req, res) => {
+    const results = await Promise.all(
+      options.readiness.map(async ({ name: dep, check }) => {
+        try {
+          await withTimeout(check(), options.readyTimeoutMs ?? 1_000, dep);
+          return [dep, "ok"] as const;
+        } catch (error) {
+          return [dep, (error as Error).message] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, status]) => status === "ok");
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not ready", service: name, dependencies: Object.fromEntries(results) });
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  options.routes?.(app);
+  app.use(
+    "/graphql",
+    express.json({ limit: "1mb" }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const requestId = req.header("x-request-id") ?? randomUUID();
+        res.setHeader("x-request-id", requestId);
+        return options.context({ requestId, logger: logger.child({ requestId }) }, req);
+      },
+    }),
+  );
+
+  return {
+    app,
+    httpServer,
+    metrics,
+    /** Listens on `port` (0 picks a free one) and resolves with the bound port. */
+    listen: (port: number, host = "0.0.0.0") =>
+      new Promise<number>((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));
+      }),
+    /** Stops accepting requests, lets in-flight ones finish, then closes the server. */
+    close: () => apollo.stop(),
+  };
+}
+
+export type Service = Awaited<ReturnType<typeof createService>>;

@@ -1,0 +1,32 @@
+import { buildSubgraph } from "../../../common/schema.ts";
+import { createService, type ReadinessCheck } from "../../../common/service.ts";
+import { createInternalIdentityReader, IDENTITY_HEADER } from "../../../common/identity.ts";
+import type { PrismaClient } from "../../../common/prisma.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { createProductStore } from "./products.ts";
+import { resolvers, type ProductContext } from "./resolvers.ts";
+
+export interface ProductServiceDeps {
+  prisma: PrismaClient;
+  logger: Logger;
+  internalSecret: string;
+  readiness?: ReadinessCheck[];
+}
+
+/** Builds the product subgraph from its dependencies; it does not listen or connect anything itself. */
+export async function createProductService(deps: ProductServiceDeps) {
+  const products = createProductStore(deps.prisma);
+  const readIdentity = createInternalIdentityReader(deps.internalSecret);
+  return createService<ProductContext>({
+    name: "product",
+    logger: deps.logger,
+    schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
+    readiness: deps.readiness ?? [{ name: "postgres", check: () => deps.prisma.$queryRaw`SELECT 1` }],
+    context: async (base, req) => ({
+      ...base,
+      identity: await readIdentity(req.header(IDENTITY_HEADER)),
+      products,
+      productLoader: products.createLoader(),
+    }),
+  });
+}
