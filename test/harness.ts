@@ -1,0 +1,116 @@
+import { readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { loadConfig, type Config } from "../common/config.ts";
+import { createLogger } from "../common/logger.ts";
+import { createPrisma, type PrismaClient } from "../common/prisma.ts";
+import { createRedis, type Redis } from "../common/redis.ts";
+import { createKafka, createProducer, type KafkaContext, type Producer } from "../common/kafka.ts";
+import { startOutboxRelay } from "../common/outbox.ts";
+import { signClientToken } from "../common/identity.ts";
+import { SUBGRAPHS, SUPERGRAPH_FILE } from "../schema/compose.ts";
+import { createProductService } from "../subgraphs/product/src/server.ts";
+import { createInventoryService } from "../subgraphs/inventory/src/server.ts";
+import { createRouter } from "../router/src/server.ts";
+
+/** `npm test` points these at the test database and a test topic prefix (scripts/test.ts). */
+export const config: Config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" });
+export const logger = createLogger("test", config.LOG_LEVEL);
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[];
+}
+
+/** POSTs an operation the way a client does (JSON, so Apollo's CSRF prevention lets it through). */
+export async function gql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  options: { token?: string; headers?: Record<string, string> } = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLResponse<T>;
+}
+
+export const token = (sub: string, roles: string[] = []) => signClientToken(config.JWT_SECRET, sub, roles);
+export const adminToken = () => token(`admin-${randomUUID()}`, ["admin"]);
+export const uniqueSku = (prefix = "SKU") => `${prefix}-${randomUUID().slice(0, 12)}`;
+
+export interface Infra {
+  prisma: PrismaClient;
+  redis: Redis;
+  kafka: KafkaContext;
+  producer: Producer;
+  close: () => Promise<void>;
+}
+
+export async function connectTestInfra(): Promise<Infra> {
+  const prisma = createPrisma(config.DATABASE_URL, { poolSize: 5 });
+  const redis = createRedis(config.REDIS_URL);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(","), clientId: "test", logger, topicPrefix: config.KAFKA_TOPIC_PREFIX });
+  const producer = await createProducer(kafka);
+  return {
+    prisma,
+    redis,
+    kafka,
+    producer,
+    close: async () => {
+      await producer.disconnect();
+      redis.disconnect();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+type Closable = { close: () => Promise<unknown> };
+
+/**
+ * The product and inventory subgraphs and the router, in this process on free ports, against the real
+ * services. Later subgraphs add themselves to `extraSubgraphs`.
+ */
+export async function startStack(options: { relay?: boolean } = {}) {
+  const infra = await connectTestInfra();
+  const closers: Closable[] = [];
+  const serviceDeps = { prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET };
+  const product = await createProductService(serviceDeps);
+  const inventory = await createInventoryService({ ...serviceDeps, redis: infra.redis });
+  const urls: Record<string, string> = {};
+  for (const [name, service] of [["product", product], ["inventory", inventory]] as const) {
+    urls[name] = `http://127.0.0.1:${await service.listen(0, "127.0.0.1")}/graphql`;
+    closers.push(service);
+  }
+  const router = await createRouter({
+    supergraphSdl: readFileSync(SUPERGRAPH_FILE, "utf8"),
+    subgraphUrls: Object.fromEntries(SUBGRAPHS.filter((s) => urls[s.name]).map((s) => [s.name, urls[s.name]!])),
+    jwtSecret: config.JWT_SECRET,
+    internalSecret: config.INTERNAL_SECRET,
+    logger,
+  });
+  const routerUrl = `http://127.0.0.1:${await router.listen(0, "127.0.0.1")}/graphql`;
+  closers.push(router);
+  if (options.relay) {
+    const relay = startOutboxRelay({ databaseUrl: config.DATABASE_URL, ctx: infra.kafka, producer: infra.producer, logger, pollMs: 200 });
+    closers.push(relay);
+  }
+  return {
+    ...infra,
+    routerUrl,
+    urls,
+    gql: <T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: { token?: string }) =>
+      gql<T>(routerUrl, query, variables, opts),
+    close: async () => {
+      for (const c of closers.reverse()) await c.close();
+      await infra.close();
+    },
+  };
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
