@@ -9,6 +9,8 @@ export interface PrismaOptions {
   poolSize?: number;
   /** Longest a query may run before PostgreSQL cancels it, in ms (default 10 000). */
   statementTimeoutMs?: number;
+  /** Called with the SQL of every query (tests and benchmarks count round trips with it). */
+  onQuery?: (sql: string) => void;
 }
 
 /** Prisma 7 runs on the `pg` driver adapter: no engine binary, every query bounded by a timeout. */
@@ -19,7 +21,11 @@ export function createPrisma(databaseUrl: string, options: PrismaOptions = {}): 
     connectionTimeoutMillis: 5_000,
     statement_timeout: options.statementTimeoutMs ?? 10_000,
   });
-  return new PrismaClient({ adapter });
+  if (!options.onQuery) return new PrismaClient({ adapter });
+  const prisma = new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+  const onQuery = options.onQuery;
+  prisma.$on("query", (event) => onQuery(event.query));
+  return prisma as unknown as PrismaClient;
 }
 
 /** True when `error` is Prisma's unique-constraint violation (P2002), optionally on a given field. */

@@ -114,3 +114,37 @@ export async function startStack(options: { relay?: boolean } = {}) {
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/**
+ * Collects the events published to `topic` from now on: the consumer (own group) seeks every partition
+ * to its current end before the caller acts, so history is skipped and nothing new is missed.
+ */
+export async function watchTopic(kafka: KafkaContext, topic: string) {
+  const name = kafka.topic(topic);
+  const admin = kafka.kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(name);
+  await admin.disconnect();
+  const events: any[] = [];
+  const consumer = kafka.kafka.consumer({ groupId: `test-watch-${randomUUID()}`, allowAutoTopicCreation: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic: name, fromBeginning: false });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.run({ eachMessage: async ({ message }) => void events.push(JSON.parse(message.value!.toString())) });
+  for (const { partition, offset } of offsets) consumer.seek({ topic: name, partition, offset });
+  await joined;
+  return {
+    events,
+    /** Resolves with the first event matching `predicate`, or rejects after `timeoutMs`. */
+    async waitFor(predicate: (event: any) => boolean, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const found = events.find(predicate);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no matching event on ${name} within ${timeoutMs} ms (saw ${events.length})`);
+    },
+    close: () => consumer.disconnect(),
+  };
+}

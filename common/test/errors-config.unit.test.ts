@@ -1,0 +1,54 @@
+import { GraphQLError } from "graphql";
+import { formatError, badInput } from "../errors.ts";
+import { loadConfig } from "../config.ts";
+import { decodeCursor, encodeCursor, parseInput, pageSize } from "../validation.ts";
+import { z } from "zod";
+
+describe("formatError", () => {
+  test("keeps API codes and their extensions, drops stack traces", () => {
+    const formatted = formatError({ message: "bad", extensions: { code: "BAD_USER_INPUT", field: "sku", stacktrace: ["x"] } });
+    expect(formatted).toEqual({ message: "bad", extensions: { code: "BAD_USER_INPUT", field: "sku" } });
+  });
+
+  test("masks anything else as INTERNAL_SERVER_ERROR without internals", () => {
+    const formatted = formatError({ message: 'relation "secret_table" does not exist', path: ["product"], extensions: { code: "P2010" } });
+    expect(formatted).toEqual({ message: "Internal server error", path: ["product"], locations: undefined, extensions: { code: "INTERNAL_SERVER_ERROR" } });
+  });
+});
+
+describe("input validation", () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+      return null;
+    } catch (error) {
+      return (error as GraphQLError).extensions;
+    }
+  };
+
+  test("names the offending field", () => {
+    expect(code(() => parseInput(pageSize, 0, "first"))).toEqual({ code: "BAD_USER_INPUT", field: "first" });
+    expect(code(() => parseInput(z.object({ sku: z.string().min(1) }), { sku: "" }, "input"))).toEqual({ code: "BAD_USER_INPUT", field: "input.sku" });
+    expect(badInput("x", "y").extensions).toEqual({ code: "BAD_USER_INPUT", field: "x" });
+  });
+
+  test("cursors round-trip and a forged cursor is BAD_USER_INPUT on after", () => {
+    const schema = z.object({ id: z.string() });
+    expect(decodeCursor(encodeCursor({ id: "a" }), schema)).toEqual({ id: "a" });
+    expect(code(() => decodeCursor("%%%", schema))).toEqual({ code: "BAD_USER_INPUT", field: "after" });
+  });
+});
+
+describe("config", () => {
+  test("defaults for every variable", () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(4000);
+    expect(config.KAFKA_BROKERS).toBe("127.0.0.1:9092");
+    expect(config.SEED).toBe(true);
+  });
+
+  test("a bad variable fails fast naming it", () => {
+    expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
+    expect(() => loadConfig({ SEED: "maybe" })).toThrow(/SEED/);
+  });
+});
