@@ -1,4 +1,4 @@
-import { Kafka, logLevel, CompressionTypes, type Producer, type Consumer, type Message, type LogEntry } from "kafkajs";
+import { Kafka, logLevel, CompressionTypes, Partitioners, type Producer, type Consumer, type Message, type LogEntry } from "kafkajs";
 import type { Logger } from "./logger.ts";
 import { TOPICS, dlqTopic, isEventEnvelope, type EventEnvelope, type TopicEvents, type TopicName } from "./events.ts";
 
@@ -67,7 +67,7 @@ export async function ensureTopics(ctx: KafkaContext, partitions: number, names:
  * is down); every consumer deduplicates by event id.
  */
 export async function createProducer(ctx: KafkaContext): Promise<Producer> {
-  const producer = ctx.kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = ctx.kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   return producer;
 }
