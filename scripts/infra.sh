@@ -12,6 +12,7 @@
 #   DATABASE_URL, REDIS_URL, KAFKA_BROKERS  use these services; `up` fails if one is set but does not answer
 #   TEST_DATABASE_URL                       database the test runner uses (default: <database>_test on DATABASE_URL's server)
 #   INFRA_DIR (.infra)                      where env, started, the Redis and Kafka state live
+#   POSTGRES_PORT (5432), REDIS_PORT (6379)  ports of the local defaults, when the URLs above are not set
 #   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_DIR ($INFRA_DIR/kafka)   the broker `up` starts
 #   KAFKA_LIBS (.infra/kafka/libs)          broker jars, shared by every broker dir so they are fetched once
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx768m), KAFKA_START_TIMEOUT (90 s), KAFKA_STOP_TIMEOUT (30 s)
@@ -31,8 +32,9 @@ KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 
-DEFAULT_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/flashgraph
-DEFAULT_REDIS_URL=redis://127.0.0.1:6379
+# POSTGRES_PORT/REDIS_PORT only move the local defaults (e.g. to try the start path beside the shared services).
+DEFAULT_DATABASE_URL=postgresql://postgres@127.0.0.1:${POSTGRES_PORT:-5432}/flashgraph
+DEFAULT_REDIS_URL=redis://127.0.0.1:${REDIS_PORT:-6379}
 STARTED_FILE=$INFRA_DIR/started
 ENV_FILE=$INFRA_DIR/env
 
@@ -221,7 +223,10 @@ up_postgres() {
   fi
   pg_login_ok "$(pg_with_db "$url" postgres)" || pg_login_ok "$url" ||
     die "PostgreSQL at $(mask "$url") answers but refuses the login (needs trust auth, or put the password in DATABASE_URL)"
-  test_url=${TEST_DATABASE_URL:-$(pg_with_db "$url" "$(pg_db "$url")_test")}
+  # Same rule as scripts/test.ts: <name>_test, unless the name already ends in _test.
+  local db
+  db=$(pg_db "$url")
+  test_url=${TEST_DATABASE_URL:-$(pg_with_db "$url" "${db%_test}_test")}
   pg_ensure_database "$url"
   pg_ensure_database "$test_url"
   OUT_DATABASE_URL=$url OUT_TEST_DATABASE_URL=$test_url
@@ -590,7 +595,7 @@ cmd_status() {
   return $ok
 }
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 case ${1:-} in
   up) cmd_up ;;
