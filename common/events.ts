@@ -20,14 +20,27 @@ export interface StockSnapshot {
   sold: number;
 }
 
+/** A committed stock row; `version` grows by one with every change to the row (a database trigger). */
+export interface VersionedStock extends StockSnapshot {
+  version: number;
+}
+
 export type ProductEvent =
   | EventEnvelope<"ProductCreated", { productId: string; sku: string; name: string; priceCents: number; currency: string }>
   | EventEnvelope<"ProductPriceChanged", { productId: string; priceCents: number; priceVersion: number }>;
 
 export type InventoryEvent = EventEnvelope<
   "StockChanged",
-  StockSnapshot & { reason: "created" | "restock" | "reserve" | "release" | "commit" | "transfer"; delta: number }
+  VersionedStock & { reason: "created" | "restock" | "reserve" | "release" | "commit" | "transfer"; delta: number }
 >;
+
+export type StockChangeReason = InventoryEvent["data"]["reason"];
+
+/** The event for a committed stock row change (values and version from the row, e.g. `UPDATE ... RETURNING`). */
+export function stockChanged(row: VersionedStock, reason: StockChangeReason, delta: number): InventoryEvent {
+  const { productId, available, reserved, sold, version } = row;
+  return createEvent<InventoryEvent>("StockChanged", productId, { productId, available, reserved, sold, version, reason, delta });
+}
 
 /** Topic name (before `KAFKA_TOPIC_PREFIX`) -> the events it carries. Keys: the aggregate id. */
 export interface TopicEvents {

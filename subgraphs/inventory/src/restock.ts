@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { StockCounters } from "../../../common/stock.ts";
 import type { StockSnapshot } from "../../../common/events.ts";
-import { createEvent, type InventoryEvent } from "../../../common/events.ts";
+import { stockChanged } from "../../../common/events.ts";
 import { enqueue } from "../../../common/outbox.ts";
 import { notFound } from "../../../common/errors.ts";
 
@@ -16,16 +16,15 @@ export function createRestock(prisma: PrismaClient, counters: StockCounters) {
     let redisApplied = false;
     try {
       return await prisma.$transaction(async (tx) => {
-        const rows = await tx.$queryRaw<{ available: number; reserved: number; sold: number }[]>`
+        const rows = await tx.$queryRaw<{ available: number; reserved: number; sold: number; version: number }[]>`
           UPDATE stock SET available = available + ${quantity}, updated_at = now()
-          WHERE product_id = ${productId}::uuid RETURNING available, reserved, sold`;
+          WHERE product_id = ${productId}::uuid RETURNING available, reserved, sold, version`;
         const row = rows[0];
         if (!row) throw notFound("Product");
-        const durable = { productId, ...row };
-        await enqueue(tx, "inventory", createEvent<InventoryEvent>("StockChanged", productId, { ...durable, reason: "restock", delta: quantity }));
+        await enqueue(tx, "inventory", stockChanged({ productId, ...row }, "restock", quantity));
         const live = await counters.adjustInTransaction(tx, productId, delta);
         redisApplied = live !== null;
-        return live ?? durable;
+        return live ?? { productId, available: row.available, reserved: row.reserved, sold: row.sold };
       });
     } catch (error) {
       if (redisApplied) await counters.compensate(productId, delta);

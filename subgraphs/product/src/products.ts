@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import DataLoader from "dataloader";
 import { Prisma, isUniqueViolation, type PrismaClient } from "../../../common/prisma.ts";
-import { createEvent, type InventoryEvent, type ProductEvent } from "../../../common/events.ts";
+import { createEvent, stockChanged, type ProductEvent } from "../../../common/events.ts";
 import { enqueue } from "../../../common/outbox.ts";
 import { badInput, notFound } from "../../../common/errors.ts";
 
@@ -95,18 +95,7 @@ export function createProductStore(prisma: PrismaClient) {
             "product",
             createEvent<ProductEvent>("ProductCreated", id, { productId: id, sku: product.sku, name: product.name, priceCents: product.priceCents, currency: product.currency }),
           );
-          await enqueue(
-            tx,
-            "inventory",
-            createEvent<InventoryEvent>("StockChanged", id, {
-              productId: id,
-              available: stock.available,
-              reserved: stock.reserved,
-              sold: stock.sold,
-              reason: "created",
-              delta: stock.available,
-            }),
-          );
+          await enqueue(tx, "inventory", stockChanged({ ...stock, productId: id }, "created", stock.available));
           return product;
         });
       } catch (error) {
