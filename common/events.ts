@@ -42,14 +42,43 @@ export function stockChanged(row: VersionedStock, reason: StockChangeReason, del
   return createEvent<InventoryEvent>("StockChanged", productId, { productId, available, reserved, sold, version, reason, delta });
 }
 
+export type OrderStatusName = "RESERVED" | "PAID" | "CONFIRMED" | "CANCELLED" | "EXPIRED";
+
+/** The whole order as committed, so consumers (notifications, subscriptions) never read it back. */
+export interface OrderSnapshot {
+  id: string;
+  userId: string;
+  status: OrderStatusName;
+  items: { productId: string; quantity: number; unitPriceCents: number }[];
+  totalCents: number;
+  currency: string;
+  reservedUntil: string;
+  cancelReason: string | null;
+  flashSaleId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One event per status change (placing an order is the change to RESERVED, from `null`). Key: the order id. */
+export type OrderEvent = EventEnvelope<"OrderStatusChanged", { order: OrderSnapshot; previousStatus: OrderStatusName | null }>;
+
+/** The payment saga. Key: the order id, so one order's payment events stay in order. */
+export type PaymentEvent =
+  | EventEnvelope<"PaymentRequested", { paymentId: string; orderId: string; userId: string; amountCents: number; currency: string; paymentToken: string }>
+  | EventEnvelope<"PaymentSucceeded", { paymentId: string; orderId: string; providerRef: string }>
+  | EventEnvelope<"PaymentFailed", { paymentId: string; orderId: string; reason: string }>
+  | EventEnvelope<"PaymentRefundRequested", { paymentId: string; orderId: string; amountCents: number; currency: string; reason: string }>;
+
 /** Topic name (before `KAFKA_TOPIC_PREFIX`) -> the events it carries. Keys: the aggregate id. */
 export interface TopicEvents {
   product: ProductEvent;
   inventory: InventoryEvent;
+  order: OrderEvent;
+  payment: PaymentEvent;
 }
 
 export type TopicName = keyof TopicEvents;
-export const TOPICS = ["product", "inventory"] as const satisfies readonly TopicName[];
+export const TOPICS = ["product", "inventory", "order", "payment"] as const satisfies readonly TopicName[];
 
 export function dlqTopic(topic: string): string {
   return `${topic}.dlq`;
