@@ -43,6 +43,28 @@ const schema = z.object({
   CORS_ORIGINS: z.string().default(""),
   /** Load the demo catalogue at `npm start` when the database has no products. */
   SEED: flag(true),
+  /** How long placeOrder holds stock before an unpaid order expires (API.md: 15 minutes). Tests use a few seconds. */
+  RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  /** How often the order subgraph sweeps expired reservations, in ms; 0 turns the sweeper off. */
+  EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
+  /**
+   * How long past its expiry a reservation with no order row is left alone before it is released, so a
+   * placeOrder transaction still in flight (bounded by its 10 s timeout) is never undercut.
+   */
+  RESERVATION_ORPHAN_GRACE_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** How long a released/confirmed reservation is kept in Redis as a tombstone that makes the scripts idempotent. */
+  RESERVATION_TOMBSTONE_SECONDS: z.coerce.number().int().min(60).default(259_200),
+  /** Latency of the development payment provider, in ms (it declines `tok_declined`, approves anything else). */
+  PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).default(300),
+  /** HMAC-SHA256 secret of `POST /webhooks/payment` (header `x-signature: sha256=<hex>` over the raw body). */
+  PAYMENT_WEBHOOK_SECRET: z.string().min(16).default("dev-only-payment-webhook-secret"),
+  /** SMTP server for order e-mails (e.g. smtp://user:pass@host:587); empty writes each message as a .eml file to MAIL_DIR. */
+  SMTP_URL: z.string().default(""),
+  /** Where order e-mails land in development when SMTP_URL is empty (relative to the working directory). */
+  MAIL_DIR: z.string().min(1).default(".infra/mail"),
+  MAIL_FROM: z.string().min(3).default("FlashGraph <orders@flashgraph.local>"),
+  /** There is no user directory yet: a buyer's address is `<user id>@<this domain>`. */
+  MAIL_RECIPIENT_DOMAIN: z.string().min(1).default("users.flashgraph.local"),
 });
 
 export type Config = z.infer<typeof schema>;
