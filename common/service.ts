@@ -6,6 +6,8 @@ import { expressMiddleware } from "@as-integrations/express5";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLSchema } from "graphql";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
 import type { GatewayInterface } from "@apollo/server-gateway-interface";
 import type { Logger } from "./logger.ts";
 import { formatError, isPublicCode } from "./errors.ts";
@@ -27,8 +29,13 @@ export interface ServiceOptions<TContext extends BaseContext> {
   schema?: GraphQLSchema;
   gateway?: GatewayInterface;
   logger: Logger;
-  /** Builds the per-request context; `base` carries the request id and a child logger. */
-  context: (base: BaseContext, req: express.Request) => Promise<TContext>;
+  /**
+   * Builds the per-operation context; `base` carries the request id and a child logger, `header` reads
+   * a request header (over WebSocket: from the subscribe message's `extensions.headers`, set by the router).
+   */
+  context: (base: BaseContext, header: (name: string) => string | undefined) => Promise<TContext>;
+  /** Also serve subscriptions over graphql-ws on `/graphql` (the router's upstream connection). */
+  subscriptions?: boolean;
   /** Dependencies `/ready` checks, each bounded by `readyTimeoutMs`. */
   readiness: ReadinessCheck[];
   plugins?: ApolloServerPlugin<TContext>[];
@@ -112,10 +119,12 @@ export async function createService<TContext extends BaseContext>(options: Servi
       context: async ({ req, res }) => {
         const requestId = req.header("x-request-id") ?? randomUUID();
         res.setHeader("x-request-id", requestId);
-        return options.context({ requestId, logger: logger.child({ requestId }) }, req);
+        return options.context({ requestId, logger: logger.child({ requestId }) }, (name) => req.header(name));
       },
     }),
   );
+
+  const subscriptions = options.subscriptions && options.schema ? serveSubscriptions(httpServer, options.schema, options, logger) : null;
 
   return {
     app,
@@ -128,7 +137,42 @@ export async function createService<TContext extends BaseContext>(options: Servi
         httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));
       }),
     /** Stops accepting requests, lets in-flight ones finish, then closes the server. */
-    close: () => apollo.stop(),
+    close: async () => {
+      await subscriptions?.close();
+      await apollo.stop();
+    },
+  };
+}
+
+/** graphql-ws on the service's own port; the operation's headers travel in `extensions.headers`. */
+function serveSubscriptions<TContext extends BaseContext>(
+  httpServer: http.Server,
+  schema: GraphQLSchema,
+  options: ServiceOptions<TContext>,
+  logger: Logger,
+) {
+  const wss = new WebSocketServer({ server: httpServer, path: "/graphql" });
+  const server = useServer(
+    {
+      schema,
+      context: async (_ctx, _id, payload) => {
+        const headers = (payload.extensions?.headers ?? {}) as Record<string, string | undefined>;
+        const requestId = headers["x-request-id"] ?? randomUUID();
+        return options.context({ requestId, logger: logger.child({ requestId }) }, (name) => headers[name.toLowerCase()]);
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON())),
+      onNext: (_ctx, _id, _payload, _args, result) => ({
+        ...result,
+        errors: result.errors?.map((e) => formatError(e.toJSON())),
+      }),
+    },
+    wss,
+  );
+  return {
+    close: async () => {
+      await server.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { signClientToken } from "../common/identity.ts";
 import { SUBGRAPHS, SUPERGRAPH_FILE } from "../schema/compose.ts";
 import { createProductService } from "../subgraphs/product/src/server.ts";
 import { createInventoryService } from "../subgraphs/inventory/src/server.ts";
+import { createEventHub } from "../common/event-hub.ts";
 import { createRouter } from "../router/src/server.ts";
 
 /** `npm test` points these at the test database and a test topic prefix (scripts/test.ts). */
@@ -81,7 +82,9 @@ export async function startStack(options: { relay?: boolean } = {}) {
   const closers: Closable[] = [];
   const serviceDeps = { prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET };
   const product = await createProductService(serviceDeps);
-  const inventory = await createInventoryService({ ...serviceDeps, redis: infra.redis });
+  const inventoryHub = await createEventHub({ ctx: infra.kafka, topics: ["inventory"], service: "inventory-test", logger });
+  closers.push(inventoryHub);
+  const inventory = await createInventoryService({ ...serviceDeps, redis: infra.redis, hub: inventoryHub });
   const urls: Record<string, string> = {};
   for (const [name, service] of [["product", product], ["inventory", inventory]] as const) {
     urls[name] = `http://127.0.0.1:${await service.listen(0, "127.0.0.1")}/graphql`;

@@ -5,4 +5,6 @@ export interface RouterContext extends BaseContext {
   identity: Identity;
   /** Signed once per request and reused for every subgraph call. */
   forwardedIdentity?: Promise<string>;
+  /** The operation text of a WebSocket subscription (plans are cached by it). */
+  operationSource?: string;
 }

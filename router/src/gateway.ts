@@ -1,4 +1,4 @@
-import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from "@apollo/gateway";
+import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions, type ServiceMap } from "@apollo/gateway";
 import { signInternalIdentity, IDENTITY_HEADER, type Identity } from "../../common/identity.ts";
 import type { RouterContext } from "./context.ts";
 
@@ -40,10 +40,16 @@ class IdentityForwardingDataSource extends RemoteGraphQLDataSource<RouterContext
   }
 }
 
-export function createGateway(options: GatewayOptions): ApolloGateway {
-  return new ApolloGateway({
+/** The gateway plus its data sources, which the subscription executor reuses for entity fetches. */
+export function createGateway(options: GatewayOptions): { gateway: ApolloGateway; services: ServiceMap } {
+  const services: ServiceMap = {};
+  const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
-    buildService: ({ name, url }) =>
-      new IdentityForwardingDataSource(options.subgraphUrls[name] ?? url!, options.internalSecret, options.timeoutMs),
+    buildService: ({ name, url }) => {
+      const source = new IdentityForwardingDataSource(options.subgraphUrls[name] ?? url!, options.internalSecret, options.timeoutMs);
+      services[name] = source;
+      return source;
+    },
   });
+  return { gateway, services };
 }

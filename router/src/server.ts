@@ -1,9 +1,16 @@
+import express from "express";
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from "@apollo/server/plugin/landingPage/default";
 import { verifyClientToken } from "../../common/identity.ts";
 import { createService } from "../../common/service.ts";
 import type { Logger } from "../../common/logger.ts";
 import { createGateway } from "./gateway.ts";
 import type { RouterContext } from "./context.ts";
+import { createSubscriptionPlanner } from "./subscriptions/planner.ts";
+import { createUpstreams } from "./subscriptions/upstream.ts";
+import { createEventExecutor } from "./subscriptions/execute-event.ts";
+import { createSubscriber } from "./subscriptions/subscribe.ts";
+import { multipartSubscriptions } from "./subscriptions/multipart.ts";
+import { attachWebSocket } from "./subscriptions/websocket.ts";
 
 export interface RouterOptions {
   supergraphSdl: string;
@@ -15,17 +22,38 @@ export interface RouterOptions {
   subgraphTimeoutMs?: number;
   /** Sandbox landing page in development, the production landing page otherwise. */
   development?: boolean;
+  /** Browser origins allowed to open subscription sockets (default: any). */
+  allowedOrigins?: string[];
+  /** Active subscriptions per WebSocket (default 100). */
+  maxSubscriptionsPerSocket?: number;
+  /** Multipart heartbeat interval in ms (default 5 000). */
+  heartbeatMs?: number;
 }
 
-/** The federation router: verifies the caller's JWT, plans over the supergraph and calls the subgraphs. */
+/**
+ * The federation router: verifies the caller's JWT, plans over the supergraph and calls the subgraphs.
+ * Queries and mutations run on @apollo/gateway; subscriptions (graphql-ws and multipart HTTP) are planned
+ * by the same query planner and executed here (see subscriptions/).
+ */
 export async function createRouter(options: RouterOptions) {
-  const gateway = createGateway({
+  const { gateway, services } = createGateway({
     supergraphSdl: options.supergraphSdl,
     subgraphUrls: options.subgraphUrls,
     internalSecret: options.internalSecret,
     timeoutMs: options.subgraphTimeoutMs ?? 10_000,
   });
-  return createService<RouterContext>({
+  const planner = createSubscriptionPlanner(options.supergraphSdl);
+  const upstreams = createUpstreams(options.subgraphUrls, options.logger);
+  const subscribe = createSubscriber({
+    planner,
+    upstreams,
+    executeEvent: createEventExecutor(planner, services, options.logger),
+    internalSecret: options.internalSecret,
+    logger: options.logger,
+  });
+  const identityOf = (authorization: string | undefined) => verifyClientToken(authorization, options.jwtSecret);
+
+  const service = await createService<RouterContext>({
     name: "router",
     logger: options.logger,
     gateway,
@@ -38,9 +66,41 @@ export async function createRouter(options: RouterOptions) {
     })),
     plugins: [
       options.development ?? true
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, initialState: {} }, includeCookies: false })
         : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
     ],
-    context: async (base, req) => ({ ...base, identity: await verifyClientToken(req.header("authorization"), options.jwtSecret) }),
+    routes: (app) =>
+      app.post(
+        "/graphql",
+        express.json({ limit: "1mb" }),
+        multipartSubscriptions({
+          subscribe,
+          heartbeatMs: options.heartbeatMs,
+          context: async (req) => {
+            const requestId = req.header("x-request-id") ?? crypto.randomUUID();
+            return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.header("authorization")) };
+          },
+        }),
+      ),
+    context: async (base, header) => ({ ...base, identity: await identityOf(header("authorization")) }),
   });
+  const websocket = attachWebSocket({
+    httpServer: service.httpServer,
+    subscribe,
+    schema: planner.schema,
+    jwtSecret: options.jwtSecret,
+    logger: options.logger,
+    allowedOrigins: options.allowedOrigins,
+    maxSubscriptionsPerSocket: options.maxSubscriptionsPerSocket,
+  });
+
+  return {
+    ...service,
+    websocket,
+    close: async () => {
+      await websocket.close();
+      await upstreams.close();
+      await service.close();
+    },
+  };
 }

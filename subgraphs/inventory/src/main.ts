@@ -3,6 +3,7 @@ import { createLogger } from "../../../common/logger.ts";
 import { createLifecycle } from "../../../common/runtime.ts";
 import { connectInfra } from "../../../common/infra.ts";
 import { createInventoryService } from "./server.ts";
+import { createEventHub } from "../../../common/event-hub.ts";
 
 const config = loadConfig();
 const logger = createLogger("inventory", config.LOG_LEVEL);
@@ -10,7 +11,8 @@ const lifecycle = createLifecycle(logger);
 
 await lifecycle.run(async () => {
   const infra = await connectInfra(config, logger, lifecycle, "inventory", { redis: true, relay: true });
-  const service = await createInventoryService({ prisma: infra.prisma, redis: infra.redis!, logger, internalSecret: config.INTERNAL_SECRET, readiness: infra.readiness });
+  const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["inventory"], service: "inventory", logger }), (h) => h.close());
+  const service = await createInventoryService({ prisma: infra.prisma, redis: infra.redis!, logger, internalSecret: config.INTERNAL_SECRET, readiness: infra.readiness, hub });
   lifecycle.add("http", service, (s) => s.close());
   const port = await service.listen(config.INVENTORY_PORT);
   logger.info({ port }, "inventory subgraph listening");

@@ -4,13 +4,16 @@ import { requireAdmin, type Identity } from "../../../common/identity.ts";
 import { parseInput, uuid } from "../../../common/validation.ts";
 import type { BaseContext } from "../../../common/service.ts";
 import type { StockCounters } from "../../../common/stock.ts";
-import type { StockSnapshot } from "../../../common/events.ts";
+import type { StockSnapshot, VersionedStock } from "../../../common/events.ts";
+import { forbidden } from "../../../common/errors.ts";
+import type { StockChanges } from "./stock-changes.ts";
 
 export interface InventoryContext extends BaseContext {
   identity: Identity;
   counters: StockCounters;
   stockLoader: DataLoader<string, StockSnapshot>;
   restock: (productId: string, quantity: number) => Promise<StockSnapshot>;
+  stockChanges: StockChanges | null;
 }
 
 /** One Redis round trip for every product whose stock a request needs. */
@@ -29,6 +32,18 @@ export const resolvers = {
       requireAdmin(ctx.identity);
       return ctx.restock(parseInput(uuid, args.productId, "productId"), parseInput(quantity, args.quantity, "quantity"));
     },
+  },
+  Subscription: {
+    stockChanged: {
+      subscribe: (_: unknown, args: { productIds: string[] }, ctx: InventoryContext) => {
+        if (!ctx.stockChanges) throw forbidden("Subscriptions are not enabled on this instance.");
+        return ctx.stockChanges(args.productIds);
+      },
+      resolve: (value: VersionedStock) => value,
+    },
+  },
+  StockUpdate: {
+    product: (update: VersionedStock) => ({ __typename: "Product", id: update.productId }),
   },
   Product: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),

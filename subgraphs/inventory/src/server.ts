@@ -6,6 +6,8 @@ import { createStockCounters } from "../../../common/stock.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { createRestock } from "./restock.ts";
+import { createStockChanges } from "./stock-changes.ts";
+import type { EventHub } from "../../../common/event-hub.ts";
 import { createStockLoader, resolvers, type InventoryContext } from "./resolvers.ts";
 
 export interface InventoryServiceDeps {
@@ -14,6 +16,8 @@ export interface InventoryServiceDeps {
   logger: Logger;
   internalSecret: string;
   readiness?: ReadinessCheck[];
+  /** Kafka fan-out for `stockChanged`; without it the subscription is refused. */
+  hub?: EventHub<"inventory">;
 }
 
 /** Builds the inventory subgraph from its dependencies; it does not listen or connect anything itself. */
@@ -21,17 +25,20 @@ export async function createInventoryService(deps: InventoryServiceDeps) {
   const counters = createStockCounters(deps.redis, deps.prisma);
   const restock = createRestock(deps.prisma, counters);
   const readIdentity = createInternalIdentityReader(deps.internalSecret);
+  const stockChanges = deps.hub ? createStockChanges(deps.prisma, deps.hub) : null;
   return createService<InventoryContext>({
     name: "inventory",
     logger: deps.logger,
     schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
     readiness: deps.readiness ?? [],
-    context: async (base, req) => ({
+    subscriptions: true,
+    context: async (base, header) => ({
       ...base,
-      identity: await readIdentity(req.header(IDENTITY_HEADER)),
+      identity: await readIdentity(header(IDENTITY_HEADER)),
       counters,
       stockLoader: createStockLoader(counters),
       restock,
+      stockChanges,
     }),
   });
 }

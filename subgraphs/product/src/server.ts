@@ -22,9 +22,9 @@ export async function createProductService(deps: ProductServiceDeps) {
     logger: deps.logger,
     schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
     readiness: deps.readiness ?? [{ name: "postgres", check: () => deps.prisma.$queryRaw`SELECT 1` }],
-    context: async (base, req) => ({
+    context: async (base, header) => ({
       ...base,
-      identity: await readIdentity(req.header(IDENTITY_HEADER)),
+      identity: await readIdentity(header(IDENTITY_HEADER)),
       products,
       productLoader: products.createLoader(),
     }),

@@ -1,0 +1,67 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "./logger.ts";
+import type { KafkaContext } from "./kafka.ts";
+import { isEventEnvelope, type TopicEvents, type TopicName } from "./events.ts";
+
+type Listener<E> = (event: E) => void;
+
+/**
+ * Fans Kafka events out to this process's subscribers. Each process joins with a consumer group of its
+ * own, so every instance sees every event and a change made anywhere reaches clients connected anywhere.
+ * It starts at the end of each topic: subscriptions are about what happens from now on, and each
+ * subscription reads its starting value from the store itself.
+ */
+export async function createEventHub<T extends TopicName>(options: {
+  ctx: KafkaContext;
+  topics: T[];
+  service: string;
+  logger: Logger;
+}) {
+  const { ctx, topics, logger } = options;
+  const listeners = new Map<string, Set<Listener<never>>>();
+  const byFullName = new Map<string, T>(topics.map((t) => [ctx.topic(t), t]));
+  const consumer = ctx.kafka.consumer({
+    groupId: `${options.service}-subscriptions-${randomUUID()}`,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    allowAutoTopicCreation: false,
+  });
+  const log = logger.child({ component: "event-hub" });
+  const keyOf = (topic: string, aggregateId: string) => `${topic}\u0000${aggregateId}`;
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: false });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.run({
+    partitionsConsumedConcurrently: 6,
+    eachMessage: async ({ topic, message }) => {
+      let event: unknown;
+      try {
+        event = JSON.parse(message.value?.toString("utf8") ?? "");
+      } catch {
+        return log.warn({ topic, offset: message.offset }, "skipping malformed event");
+      }
+      if (!isEventEnvelope(event)) return;
+      const set = listeners.get(keyOf(byFullName.get(topic)!, event.aggregateId));
+      if (set) for (const listener of set) (listener as Listener<unknown>)(event);
+    },
+  });
+  await joined;
+
+  return {
+    /** Calls `listener` for every event about `aggregateId` on `topic`; returns the function that stops it. */
+    on<K extends T>(topic: K, aggregateId: string, listener: Listener<TopicEvents[K]>): () => void {
+      const key = keyOf(topic, aggregateId);
+      let set = listeners.get(key);
+      if (!set) listeners.set(key, (set = new Set()));
+      set.add(listener as Listener<never>);
+      return () => {
+        set!.delete(listener as Listener<never>);
+        if (set!.size === 0) listeners.delete(key);
+      };
+    },
+    close: () => consumer.disconnect(),
+  };
+}
+
+export type EventHub<T extends TopicName = TopicName> = Awaited<ReturnType<typeof createEventHub<T>>>;

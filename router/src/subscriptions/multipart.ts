@@ -1,0 +1,67 @@
+import type { Request, Response, NextFunction } from "express";
+import { getOperationAST, parse, type DocumentNode, type ExecutionResult, type GraphQLError } from "graphql";
+import { formatError } from "../../../common/errors.ts";
+import type { SubscribeArgs } from "./subscribe.ts";
+import type { RouterContext } from "../context.ts";
+
+/** Apollo's multipart HTTP subscription protocol: one JSON part per event, `{}` heartbeats. */
+const BOUNDARY = "graphql";
+const CONTENT_TYPE = `multipart/mixed;boundary="${BOUNDARY}";subscriptionSpec="1.0"`;
+
+export interface MultipartOptions {
+  subscribe: (args: SubscribeArgs) => AsyncIterable<ExecutionResult> | ExecutionResult;
+  context: (req: Request) => Promise<RouterContext>;
+  /** Interval of `{}` heartbeat parts in ms (default 5 000, as Apollo's router). */
+  heartbeatMs?: number;
+}
+
+const acceptsMultipartSubscription = (req: Request) => /multipart\/mixed/i.test(req.header("accept") ?? "") && /subscriptionSpec/i.test(req.header("accept") ?? "");
+
+const part = (body: unknown) => `\r\n--${BOUNDARY}\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${JSON.stringify(body)}`;
+
+const format = (result: ExecutionResult) => ({
+  ...(result.data !== undefined ? { data: result.data } : {}),
+  ...(result.errors ? { errors: result.errors.map((e) => formatError(typeof (e as GraphQLError).toJSON === "function" ? (e as GraphQLError).toJSON() : e)) } : {}),
+});
+
+/**
+ * Express handler in front of Apollo Server for `POST /graphql`: a subscription whose client accepts
+ * multipart responses is streamed here; everything else goes on to Apollo Server.
+ */
+export function multipartSubscriptions(options: MultipartOptions) {
+  const heartbeatMs = options.heartbeatMs ?? 5_000;
+  return async (req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== "POST" || !acceptsMultipartSubscription(req) || typeof req.body?.query !== "string") return next();
+    let document: DocumentNode;
+    try {
+      document = parse(req.body.query);
+    } catch {
+      return next(); // Apollo Server answers parse errors in its usual shape
+    }
+    const operationName = typeof req.body.operationName === "string" ? req.body.operationName : null;
+    if (getOperationAST(document, operationName)?.operation !== "subscription") return next();
+
+    const context = await options.context(req);
+    const stream = options.subscribe({ document, source: req.body.query, operationName, variables: req.body.variables ?? {}, context });
+    res.status(200).setHeader("content-type", CONTENT_TYPE);
+    res.setHeader("cache-control", "no-cache");
+    res.flushHeaders();
+    if (!(Symbol.asyncIterator in stream)) {
+      res.end(`${part({ payload: null, errors: format(stream).errors })}\r\n--${BOUNDARY}--\r\n`);
+      return;
+    }
+    const iterator = stream[Symbol.asyncIterator]();
+    const heartbeat = setInterval(() => res.write(part({})), heartbeatMs);
+    res.write(part({}));
+    res.on("close", () => {
+      clearInterval(heartbeat);
+      void iterator.return?.();
+    });
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) res.write(part({ payload: format(next.value) }));
+    } finally {
+      clearInterval(heartbeat);
+      if (!res.writableEnded) res.end(`\r\n--${BOUNDARY}--\r\n`);
+    }
+  };
+}

@@ -1,0 +1,113 @@
+import { Repeater } from "@repeaterjs/repeater";
+import { GraphQLError, type DocumentNode, type ExecutionResult } from "graphql";
+import { signInternalIdentity, IDENTITY_HEADER } from "../../../common/identity.ts";
+import type { Logger } from "../../../common/logger.ts";
+import type { RouterContext } from "../context.ts";
+import type { SubscriptionPlanner, SubscriptionPlan } from "./planner.ts";
+import type { Upstreams } from "./upstream.ts";
+import type { createEventExecutor } from "./execute-event.ts";
+
+export interface SubscribeArgs {
+  document: DocumentNode;
+  source: string;
+  operationName?: string | null;
+  variables: Record<string, unknown>;
+  context: RouterContext;
+}
+
+/**
+ * Subscribers with the same operation, variables and identity share one upstream subscription and one
+ * execution per event; the result is fanned out. A subscriber that joins late first gets the latest
+ * result per entity (keyed by `REPLAY_KEYS`), so "the first event is the current value" holds for them too.
+ */
+const REPLAY_KEYS: Record<string, string> = {
+  stockChanged: "productId",
+  flashSaleChanged: "id",
+  orderStatusChanged: "id",
+};
+
+interface Shared {
+  listeners: Set<(result: ExecutionResult) => void>;
+  latest: Map<string, ExecutionResult>;
+  stop: () => void;
+}
+
+export function createSubscriber(options: {
+  planner: SubscriptionPlanner;
+  upstreams: Upstreams;
+  executeEvent: ReturnType<typeof createEventExecutor>;
+  internalSecret: string;
+  logger: Logger;
+}) {
+  const { planner, upstreams, executeEvent, logger } = options;
+  const shared = new Map<string, Shared>();
+
+  function start(key: string, plan: SubscriptionPlan, args: SubscribeArgs): Shared {
+    const entry: Shared = { listeners: new Set(), latest: new Map(), stop: () => undefined };
+    const replayKey = REPLAY_KEYS[plan.rootField];
+    const broadcast = (result: ExecutionResult) => {
+      const root = (result.data as Record<string, Record<string, unknown> | null> | null | undefined)?.[plan.rootField];
+      if (replayKey && root && root[replayKey] !== undefined) entry.latest.set(String(root[replayKey]), result);
+      for (const listener of entry.listeners) listener(result);
+    };
+    const run = async () => {
+      const identity = await signInternalIdentity(args.context.identity, options.internalSecret);
+      const variables = Object.fromEntries((plan.primary.variableUsages ?? []).filter((v) => v in args.variables).map((v) => [v, args.variables[v]]));
+      const upstream = upstreams.subscribe(plan.primary.serviceName, {
+        query: plan.primary.operation,
+        operationName: plan.primary.operationName,
+        variables,
+        extensions: { headers: { [IDENTITY_HEADER]: identity, "x-request-id": args.context.requestId } },
+      });
+      const iterator = upstream[Symbol.asyncIterator]();
+      entry.stop = () => void iterator.return?.();
+      try {
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+          const event = next.value;
+          if (!event.data) {
+            broadcast({ errors: event.errors });
+            continue;
+          }
+          broadcast(await executeEvent(plan, event.data as Record<string, unknown>, args.variables, args.context));
+        }
+        finish();
+      } catch (error) {
+        logger.warn({ err: error, rootField: plan.rootField }, "subscription upstream failed");
+        broadcast({ errors: [new GraphQLError("Subscription source failed", { extensions: { code: "INTERNAL_SERVER_ERROR" } })] });
+        finish();
+      }
+    };
+    const finish = () => {
+      shared.delete(key);
+      for (const listener of entry.listeners) listener(END);
+      entry.listeners.clear();
+    };
+    shared.set(key, entry);
+    void run();
+    return entry;
+  }
+
+  /** Resolves to a stream of results, or to a single result with errors when the operation is invalid. */
+  return function subscribe(args: SubscribeArgs): AsyncIterable<ExecutionResult> | ExecutionResult {
+    const plan = planner.plan(args.document, args.source, args.operationName);
+    if (Array.isArray(plan)) return { errors: plan as GraphQLError[] };
+    const subscriptionPlan = plan as SubscriptionPlan;
+    const user = args.context.identity.user;
+    const key = JSON.stringify([args.source, args.operationName ?? null, args.variables, user?.id ?? null, user?.roles ?? []]);
+    return new Repeater<ExecutionResult>(async (push, stop) => {
+      const entry = shared.get(key) ?? start(key, subscriptionPlan, args);
+      // Synchronously: the replay and the live listener are in place before any further event arrives.
+      for (const result of entry.latest.values()) void push(result);
+      const listener = (result: ExecutionResult) => (result === END ? stop() : void push(result));
+      entry.listeners.add(listener);
+      await stop;
+      entry.listeners.delete(listener);
+      if (entry.listeners.size === 0 && shared.get(key) === entry) {
+        shared.delete(key);
+        entry.stop();
+      }
+    });
+  };
+}
+
+const END: ExecutionResult = Object.freeze({});
