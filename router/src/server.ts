@@ -1,5 +1,6 @@
 import express from "express";
-import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from "@apollo/server/plugin/landingPage/default";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { sandboxLandingPage } from "./landing-page.ts";
 import { verifyClientToken } from "../../common/identity.ts";
 import { createService } from "../../common/service.ts";
 import type { Logger } from "../../common/logger.ts";
@@ -20,7 +21,7 @@ export interface RouterOptions {
   logger: Logger;
   /** Per subgraph call, in ms (default 10 000). */
   subgraphTimeoutMs?: number;
-  /** Sandbox landing page in development, the production landing page otherwise. */
+  /** Apollo Sandbox at `GET /graphql` in development; no landing page in production (default true). */
   development?: boolean;
   /** Browser origins allowed to open subscription sockets (default: any). */
   allowedOrigins?: string[];
@@ -65,9 +66,7 @@ export async function createRouter(options: RouterOptions) {
       },
     })),
     plugins: [
-      options.development ?? true
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, initialState: {} }, includeCookies: false })
-        : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
+      (options.development ?? true) ? sandboxLandingPage() : ApolloServerPluginLandingPageDisabled(),
     ],
     routes: (app) =>
       app.post(

@@ -17,7 +17,13 @@ export interface MultipartOptions {
 
 const acceptsMultipartSubscription = (req: Request) => /multipart\/mixed/i.test(req.header("accept") ?? "") && /subscriptionSpec/i.test(req.header("accept") ?? "");
 
-const part = (body: unknown) => `\r\n--${BOUNDARY}\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${JSON.stringify(body)}`;
+/**
+ * Each part is followed at once by the next delimiter, so a client can hand an event on as soon as it
+ * arrives instead of waiting for the following part (the stream opens with `\r\n--graphql`).
+ */
+const OPEN = `\r\n--${BOUNDARY}`;
+const part = (body: unknown) => `\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${JSON.stringify(body)}\r\n--${BOUNDARY}`;
+const CLOSE = "--\r\n";
 
 const format = (result: ExecutionResult) => ({
   ...(result.data !== undefined ? { data: result.data } : {}),
@@ -31,7 +37,7 @@ const format = (result: ExecutionResult) => ({
 export function multipartSubscriptions(options: MultipartOptions) {
   const heartbeatMs = options.heartbeatMs ?? 5_000;
   return async (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== "POST" || !acceptsMultipartSubscription(req) || typeof req.body?.query !== "string") return next();
+    if (req.method !== "POST" || typeof req.body?.query !== "string" || !/\bsubscription\b/.test(req.body.query)) return next();
     let document: DocumentNode;
     try {
       document = parse(req.body.query);
@@ -40,6 +46,17 @@ export function multipartSubscriptions(options: MultipartOptions) {
     }
     const operationName = typeof req.body.operationName === "string" ? req.body.operationName : null;
     if (getOperationAST(document, operationName)?.operation !== "subscription") return next();
+    if (!acceptsMultipartSubscription(req)) {
+      res.status(400).json({
+        errors: [
+          {
+            message: 'Subscriptions over HTTP need "Accept: multipart/mixed;subscriptionSpec=1.0"; or use WebSocket (graphql-transport-ws) on this URL.',
+            extensions: { code: "BAD_REQUEST" },
+          },
+        ],
+      });
+      return;
+    }
 
     const context = await options.context(req);
     const stream = options.subscribe({ document, source: req.body.query, operationName, variables: req.body.variables ?? {}, context });
@@ -47,12 +64,12 @@ export function multipartSubscriptions(options: MultipartOptions) {
     res.setHeader("cache-control", "no-cache");
     res.flushHeaders();
     if (!(Symbol.asyncIterator in stream)) {
-      res.end(`${part({ payload: null, errors: format(stream).errors })}\r\n--${BOUNDARY}--\r\n`);
+      res.end(`${OPEN}${part({ payload: null, errors: format(stream).errors })}${CLOSE}`);
       return;
     }
     const iterator = stream[Symbol.asyncIterator]();
     const heartbeat = setInterval(() => res.write(part({})), heartbeatMs);
-    res.write(part({}));
+    res.write(OPEN + part({}));
     res.on("close", () => {
       clearInterval(heartbeat);
       void iterator.return?.();
@@ -61,7 +78,7 @@ export function multipartSubscriptions(options: MultipartOptions) {
       for (let next = await iterator.next(); !next.done; next = await iterator.next()) res.write(part({ payload: format(next.value) }));
     } finally {
       clearInterval(heartbeat);
-      if (!res.writableEnded) res.end(`\r\n--${BOUNDARY}--\r\n`);
+      if (!res.writableEnded) res.end(CLOSE);
     }
   };
 }
