@@ -65,6 +65,20 @@ const schema = z.object({
   MAIL_FROM: z.string().min(3).default("FlashGraph <orders@flashgraph.local>"),
   /** There is no user directory yet: a buyer's address is `<user id>@<this domain>`. */
   MAIL_RECIPIENT_DOMAIN: z.string().min(1).default("users.flashgraph.local"),
+  /** Product read cache (docs/read-path.md): in-process L1 plus Redis L2. `false` sends every read to PostgreSQL. */
+  CACHE_ENABLED: flag(true),
+  /** Most products (and, separately, list/search results) one process keeps in its L1. */
+  CACHE_L1_MAX: z.coerce.number().int().min(1).default(10_000),
+  /** Longest an L1 entry lives; a backstop only, since pub/sub evicts changed products at once. */
+  CACHE_L1_TTL_MS: z.coerce.number().int().min(1).default(30_000),
+  /** Lifetime of a product in the Redis L2; writes and Kafka events refresh it before then. */
+  CACHE_L2_TTL_SECONDS: z.coerce.number().int().min(1).default(300),
+  /** Lifetime of list and search results (L1 and L2); a product write makes them unreachable sooner. */
+  CACHE_QUERY_TTL_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** How long an unknown product id is remembered as missing (L1 and L2), so floods of it stay off PostgreSQL. */
+  CACHE_NEGATIVE_TTL_MS: z.coerce.number().int().min(1).default(2_000),
+  /** Prefix of the cache's Redis keys and pub/sub channel; empty derives one from the database name. */
+  CACHE_KEY_PREFIX: z.string().default(""),
 });
 
 export type Config = z.infer<typeof schema>;

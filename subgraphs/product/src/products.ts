@@ -16,6 +16,8 @@ export interface ProductRecord {
   priceVersion: number;
   active: boolean;
   createdAt: Date;
+  /** Not in the schema: orders cached copies of the same product (see lua/cache_put.lua). */
+  updatedAt: Date;
 }
 
 export interface NewProduct {
@@ -42,15 +44,38 @@ const select = {
   priceVersion: true,
   active: true,
   createdAt: true,
+  updatedAt: true,
 } as const;
 
-export function createProductStore(prisma: PrismaClient) {
+/** Lowercase, trimmed, inner whitespace collapsed: the form a search runs in and is cached under. */
+export function normaliseSearch(query: string): string {
+  return query.trim().toLowerCase().replace(/\s+/g, " ");
+}
+
+/** The store's database operations, counted per call (`product_store_queries_total`). */
+export type StoreOperation = "findByIds" | "page" | "search" | "create" | "updatePrice";
+
+export interface ProductStoreOptions {
+  /** Called once per database round trip (a transaction counts once); default: nothing. */
+  onQuery?: (operation: StoreOperation) => void;
+}
+
+export function createProductStore(prisma: PrismaClient, options: ProductStoreOptions = {}) {
+  const counted = (operation: StoreOperation) => options.onQuery?.(operation);
+
+  /** Every product among `ids` that exists, in one query, in no particular order. */
+  async function findByIds(ids: readonly string[]): Promise<ProductRecord[]> {
+    counted("findByIds");
+    return prisma.product.findMany({ where: { id: { in: [...ids] } }, select });
+  }
+
   return {
-    /** One query for every id asked for in the same tick (entity references, lists). */
+    findByIds,
+
+    /** One query for every id asked for in the same tick (entity references, lists); used when the cache is off. */
     createLoader: () =>
       new DataLoader<string, ProductRecord | null>(async (ids) => {
-        const rows = await prisma.product.findMany({ where: { id: { in: [...ids] } }, select });
-        const byId = new Map(rows.map((r) => [r.id, r]));
+        const byId = new Map((await findByIds(ids)).map((r) => [r.id, r]));
         return ids.map((id) => byId.get(id) ?? null);
       }),
 
@@ -61,16 +86,18 @@ export function createProductStore(prisma: PrismaClient) {
         const at = new Date(after.createdAt);
         where.OR = [{ createdAt: { gt: at } }, { createdAt: at, id: { gt: after.id } }];
       }
+      counted("page");
       const rows = await prisma.product.findMany({ where, select, orderBy: [{ createdAt: "asc" }, { id: "asc" }], take: first + 1 });
       return { rows: rows.slice(0, first), hasNextPage: rows.length > first };
     },
 
     /** Substring match on name, sku and description (trigram-indexed); `%` and `_` in the query are literal. */
     async search(query: string, first: number): Promise<ProductRecord[]> {
+      counted("search");
       const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       return prisma.$queryRaw<ProductRecord[]>`
         SELECT id, sku, name, description, price_cents AS "priceCents", currency, price_version AS "priceVersion",
-               active, created_at AS "createdAt"
+               active, created_at AS "createdAt", updated_at AS "updatedAt"
         FROM products
         WHERE active AND (name ILIKE ${pattern} OR sku ILIKE ${pattern} OR description ILIKE ${pattern})
         ORDER BY (name ILIKE ${pattern}) DESC, name, id
@@ -83,6 +110,7 @@ export function createProductStore(prisma: PrismaClient) {
      */
     async create(input: NewProduct): Promise<ProductRecord> {
       const id = randomUUID();
+      counted("create");
       try {
         return await prisma.$transaction(async (tx) => {
           const product = await tx.product.create({
@@ -106,6 +134,7 @@ export function createProductStore(prisma: PrismaClient) {
 
     /** Sets the price; `priceVersion` goes up by one only when the price really changes. */
     async updatePrice(id: string, priceCents: number): Promise<ProductRecord> {
+      counted("updatePrice");
       return prisma.$transaction(async (tx) => {
         const rows = await tx.$queryRaw<{ price_cents: number }[]>`SELECT price_cents FROM products WHERE id = ${id}::uuid FOR UPDATE`;
         const current = rows[0];

@@ -3,12 +3,13 @@ import { requireAdmin, type Identity } from "../../../common/identity.ts";
 import { decodeCursor, encodeCursor, pageSize, parseInput, uuid } from "../../../common/validation.ts";
 import { DateTime } from "../../../common/scalars.ts";
 import type { BaseContext } from "../../../common/service.ts";
-import type { ProductRecord, ProductStore } from "./products.ts";
+import { normaliseSearch, type ProductRecord } from "./products.ts";
+import type { Catalogue } from "./catalogue.ts";
 
 export interface ProductContext extends BaseContext {
   identity: Identity;
-  products: ProductStore;
-  productLoader: ReturnType<ProductStore["createLoader"]>;
+  products: Catalogue;
+  productLoader: ReturnType<Catalogue["createLoader"]>;
 }
 
 const createProductInput = z.object({
@@ -19,6 +20,8 @@ const createProductInput = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO-4217 code such as USD"),
   initialStock: z.number().int().min(0).max(10_000_000).default(0),
 });
+/** Searches run (and are cached) in normalised form: "  Retro   RUNNER " is "retro runner". */
+const searchQuery = z.string().max(200).transform(normaliseSearch).pipe(z.string().min(1, "must not be empty"));
 const cursor = z.object({ createdAt: z.string().datetime(), id: z.string().uuid() });
 
 const toEdge = (node: ProductRecord) => ({ cursor: encodeCursor({ createdAt: node.createdAt.toISOString(), id: node.id }), node });
@@ -35,7 +38,7 @@ export const resolvers = {
       return { edges, nodes: rows, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
     },
     searchProducts: (_: unknown, args: { query: string; first: number }, ctx: ProductContext) => {
-      const query = parseInput(z.string().trim().min(1, "must not be empty").max(200), args.query, "query");
+      const query = parseInput(searchQuery, args.query, "query");
       return ctx.products.search(query, parseInput(pageSize, args.first, "first"));
     },
   },

@@ -4,6 +4,9 @@ import { createInternalIdentityReader, IDENTITY_HEADER } from "../../../common/i
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { createProductStore } from "./products.ts";
+import { createCachedCatalogue, type Catalogue } from "./catalogue.ts";
+import { createProductMetrics } from "./metrics.ts";
+import type { ProductCaching } from "./cache/caching.ts";
 import { resolvers, type ProductContext } from "./resolvers.ts";
 
 export interface ProductServiceDeps {
@@ -11,13 +14,17 @@ export interface ProductServiceDeps {
   logger: Logger;
   internalSecret: string;
   readiness?: ReadinessCheck[];
+  /** The read cache (`connectProductCaching`); without it every read goes to PostgreSQL (CACHE_ENABLED=false). */
+  cache?: ProductCaching;
 }
 
 /** Builds the product subgraph from its dependencies; it does not listen or connect anything itself. */
 export async function createProductService(deps: ProductServiceDeps) {
-  const products = createProductStore(deps.prisma);
+  const metrics = deps.cache?.metrics ?? createProductMetrics();
+  const store = createProductStore(deps.prisma, { onQuery: (operation) => metrics.storeQueries.inc({ operation }) });
+  const products: Catalogue = deps.cache ? createCachedCatalogue(store, deps.cache) : store;
   const readIdentity = createInternalIdentityReader(deps.internalSecret);
-  return createService<ProductContext>({
+  const service = await createService<ProductContext>({
     name: "product",
     logger: deps.logger,
     schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
@@ -29,4 +36,6 @@ export async function createProductService(deps: ProductServiceDeps) {
       productLoader: products.createLoader(),
     }),
   });
+  metrics.registerIn(service.metrics.registry);
+  return Object.assign(service, { store });
 }

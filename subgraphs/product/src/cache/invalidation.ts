@@ -1,0 +1,91 @@
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "../../../../common/logger.ts";
+import type { ProductMetrics } from "../metrics.ts";
+import type { ProductCache } from "./product-cache.ts";
+
+/**
+ * A connection for SUBSCRIBE only. We resubscribe ourselves (`autoResubscribe: false`) so that every
+ * reconnect passes through `listenForInvalidations`, which must clear L1 before trusting it again.
+ */
+export function createSubscriberConnection(url: string, overrides: RedisOptions = {}): Redis {
+  return new Redis(url, { autoResubscribe: false, connectTimeout: 5_000, maxRetriesPerRequest: 2, ...overrides });
+}
+
+export function parseInvalidation(message: string): string[] | null {
+  try {
+    const parsed = JSON.parse(message) as { ids?: unknown };
+    return Array.isArray(parsed.ids) && parsed.ids.every((id) => typeof id === "string") ? (parsed.ids as string[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface InvalidationListenerDeps {
+  subscriber: Redis;
+  channel: string;
+  cache: ProductCache;
+  metrics: ProductMetrics;
+  logger: Logger;
+  /** Longest `listenForInvalidations` waits for the first subscription, in ms (default 5 000). */
+  startTimeoutMs?: number;
+}
+
+/**
+ * Drops products from this process's L1 when any instance announces a change. While the connection
+ * is down, L1 is bypassed; on every (re)subscription L1 is cleared first, because invalidations sent
+ * while we were away are lost (Redis pub/sub keeps nothing for absent subscribers).
+ */
+export async function listenForInvalidations(deps: InvalidationListenerDeps): Promise<{ close: () => Promise<void> }> {
+  const { subscriber, channel, cache, metrics } = deps;
+  const log = deps.logger.child({ component: "cache-invalidation", channel });
+  let closed = false;
+  let firstSubscription: (value: void) => void = () => undefined;
+  const subscribed = new Promise<void>((resolve) => (firstSubscription = resolve));
+
+  subscriber.on("message", (from: string, message: string) => {
+    if (from !== channel) return;
+    const ids = parseInvalidation(message);
+    if (ids) {
+      cache.dropLocal(ids);
+      metrics.cacheInvalidations.inc({ reason: "pubsub" }, ids.length);
+      return;
+    }
+    log.warn({ message: message.slice(0, 200) }, "unreadable invalidation; clearing L1");
+    cache.clearLocal();
+    metrics.cacheInvalidations.inc({ reason: "reconnect" });
+  });
+  subscriber.on("close", () => {
+    if (cache.live) log.warn("invalidation connection lost; L1 bypassed until it is back");
+    cache.setLive(false);
+  });
+  subscriber.on("error", (err) => log.warn({ err }, "invalidation connection error"));
+
+  const subscribe = async () => {
+    try {
+      await subscriber.subscribe(channel);
+      cache.clearLocal();
+      metrics.cacheInvalidations.inc({ reason: "reconnect" });
+      if (!closed) cache.setLive(true);
+      firstSubscription();
+    } catch (err) {
+      log.warn({ err }, "could not subscribe to invalidations; will retry on reconnect");
+    }
+  };
+  subscriber.on("ready", () => void subscribe());
+  if (subscriber.status === "ready") void subscribe();
+
+  const timeoutMs = deps.startTimeoutMs ?? 5_000;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    subscribed,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no subscription to ${channel} within ${timeoutMs} ms`)), timeoutMs))),
+  ]).finally(() => clearTimeout(timer));
+
+  return {
+    close: async () => {
+      closed = true;
+      cache.setLive(false);
+      await subscriber.quit().catch(() => subscriber.disconnect());
+    },
+  };
+}
