@@ -298,8 +298,13 @@ kafka_ensure_libs() {
     local t0=$EPOCHREALTIME tmp
     tmp=$(mktemp -d "$KAFKA_LIBS.tmp.XXXXXX")
     note "fetching Kafka 3.9.1 jars with Maven into $KAFKA_LIBS"
-    mvn -B -q -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp" >&2 ||
-      { rm -rf "$tmp"; die "mvn could not fetch the Kafka jars (scripts/kafka/pom.xml); is Maven Central reachable?"; }
+    # Maven's output goes to a file (even -q -B prints terminal escape codes); shown only if it fails.
+    mvn -B -q -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$tmp" >"$tmp.log" 2>&1 || {
+      tail -n 30 "$tmp.log" >&2
+      rm -rf "$tmp" "$tmp.log"
+      die "mvn could not fetch the Kafka jars (scripts/kafka/pom.xml); is Maven Central reachable?"
+    }
+    rm -f "$tmp.log"
     chmod 755 "$tmp" && touch "$tmp/.complete"
     rm -rf "$KAFKA_LIBS"
     mv "$tmp" "$KAFKA_LIBS"
@@ -369,7 +374,7 @@ log4j.logger.state.change.logger=WARN
 log4j.logger.kafka.log.LogCleaner=WARN
 log4j.logger.org.apache.zookeeper=WARN
 EOF
-  # The tools print their answer on stdout (random-uuid), so their own logging must stay off it.
+  # Tools (StorageTool format) log warnings to stderr only, so their stdout stays their answer.
   cat >"$dir/tools-log4j.properties" <<'EOF'
 log4j.rootLogger=WARN, stderr
 log4j.appender.stderr=org.apache.log4j.ConsoleAppender
@@ -377,6 +382,17 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
+}
+
+# A Kafka UUID as `kafka-storage.sh random-uuid` prints it: 16 random bytes, URL-safe base64, no padding.
+# Done in bash to save a JVM start (~1 s); like Kafka, avoid a leading '-' that a CLI would take for an option.
+kafka_random_uuid() {
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)
+    [[ $id == -* ]] || break
+  done
+  printf '%s\n' "$id"
 }
 
 # Start a broker from DIR (created if needed) on PORT/CONTROLLER_PORT and wait until it is ready.
@@ -408,7 +424,7 @@ kafka_start() {
 
   # Format once: a formatted log dir has meta.properties, and formatting again would refuse (or lose data).
   if [ ! -f "$dir/data/meta.properties" ]; then
-    [ -s "$dir/cluster.id" ] || kafka_java kafka.tools.StorageTool random-uuid | tail -n1 >"$dir/cluster.id"
+    [ -s "$dir/cluster.id" ] || kafka_random_uuid >"$dir/cluster.id"
     kafka_java kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" -c "$dir/server.properties" \
       >"$dir/logs/format.log" 2>&1 || die "formatting Kafka storage in $dir/data failed: $(tail -n 5 "$dir/logs/format.log")"
   fi
