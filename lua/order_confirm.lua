@@ -1,0 +1,43 @@
+-- Commits a paid reservation's stock: reserved -> sold, once.
+-- Idempotent through the reservation's state: a second run finds 'confirmed' and changes nothing.
+-- KEYS[1]   expiry index, sorted set                 {stock}:reservations:expiry
+-- KEYS[2]   the order's reservation hash             {stock}:reservation:<orderId>
+-- KEYS[3..] the stock hash of each reserved item, in the reservation's item order (HGET items first)
+-- ARGV[1]   order id   ARGV[2] tombstone TTL in seconds
+-- Returns   {'confirmed', skipped}  stock committed; `skipped` items had no counters in Redis (PostgreSQL has the
+--                                   change and the next read reloads them) or fewer reserved than the reservation
+--           {'noop', state}         already 'confirmed' (or 'released', which the caller reports); nothing changed
+--           {'missing'}             no such reservation (removed from the index, nothing else changed)
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return {'missing'}
+end
+if state ~= 'reserved' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return {'noop', state}
+end
+
+local items = cjson.decode(redis.call('HGET', KEYS[2], 'items'))
+if #items ~= #KEYS - 2 then
+  return redis.error_reply('ERR order_confirm: ' .. #items .. ' items but ' .. (#KEYS - 2) .. ' stock keys')
+end
+local skipped = 0
+for i, item in ipairs(items) do
+  local key = KEYS[2 + i]
+  if string.sub(key, -#item[1]) ~= item[1] then
+    return redis.error_reply('ERR order_confirm: stock key ' .. key .. ' is not for ' .. item[1])
+  end
+  local reserved = tonumber(redis.call('HGET', key, 'reserved'))
+  if reserved and reserved >= item[2] then
+    redis.call('HINCRBY', key, 'reserved', -item[2])
+    redis.call('HINCRBY', key, 'sold', item[2])
+  else
+    skipped = skipped + 1
+  end
+end
+
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'state', 'confirmed')
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))
+return {'confirmed', skipped}

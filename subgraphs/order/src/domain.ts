@@ -1,0 +1,51 @@
+import type { Redis } from "ioredis";
+import type { PrismaClient } from "../../../common/prisma.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { createStockCounters } from "../../../common/stock.ts";
+import { createReservations } from "./reservations.ts";
+import { createOrderReader } from "./orders.ts";
+import { createTransitions } from "./transitions.ts";
+import { createPlaceOrder } from "./place-order.ts";
+import { createOrderActions } from "./order-actions.ts";
+import { createSweeper } from "./sweeper.ts";
+
+export interface OrderDomainOptions {
+  prisma: PrismaClient;
+  redis: Redis;
+  logger: Logger;
+  /** RESERVATION_TTL_SECONDS. */
+  reservationTtlSeconds: number;
+  /** RESERVATION_TOMBSTONE_SECONDS. */
+  tombstoneSeconds: number;
+  /** RESERVATION_ORPHAN_GRACE_SECONDS. */
+  orphanGraceSeconds: number;
+  /** Expiry index key (default `{stock}:reservations:expiry`); tests give each stack its own. */
+  expiryIndex?: string;
+  /** The clock every expiry decision reads (default `Date.now`); tests move it instead of waiting. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Everything the order subgraph and its workers share, built once per process from injected dependencies. */
+export function createOrderDomain(options: OrderDomainOptions) {
+  const { prisma, redis, logger } = options;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const reservations = createReservations(redis, { index: options.expiryIndex, tombstoneSeconds: options.tombstoneSeconds });
+  const counters = createStockCounters(redis, prisma);
+  const orders = createOrderReader(prisma);
+  const transitions = createTransitions({ prisma, reservations, logger });
+  return {
+    now,
+    prisma,
+    reservations,
+    counters,
+    orders,
+    transitions,
+    placeOrder: createPlaceOrder({ prisma, reservations, counters, logger, reservationTtlSeconds: options.reservationTtlSeconds, now, sleep }),
+    actions: createOrderActions({ prisma, transitions, now }),
+    sweeper: createSweeper({ prisma, reservations, transitions, logger, now, orphanGraceMs: options.orphanGraceSeconds * 1000 }),
+  };
+}
+
+export type OrderDomain = ReturnType<typeof createOrderDomain>;

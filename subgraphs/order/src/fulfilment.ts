@@ -1,0 +1,39 @@
+import { runConsumer, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { orderStatusChanged, parseEventData } from "./event-data.ts";
+import { markProcessed } from "./processed.ts";
+import { Transition, type Transitions } from "./transitions.ts";
+
+export const FULFILMENT = "order-fulfilment";
+
+export interface FulfilmentDeps {
+  ctx: KafkaContext;
+  producer: Producer;
+  logger: Logger;
+  transitions: Transitions;
+}
+
+/**
+ * PAID -> CONFIRMED: commits the order's stock (reserved -> sold) in PostgreSQL, then in Redis. Driven by the
+ * PAID event rather than done right after the payment, so a crash between the two steps is finished by the
+ * redelivered event; a redelivery after the commit only repeats the idempotent Redis step.
+ */
+export function startFulfilment({ ctx, producer, logger, transitions }: FulfilmentDeps) {
+  return runConsumer({
+    ctx,
+    producer,
+    groupId: FULFILMENT,
+    topics: ["order"],
+    logger,
+    handle: async (event) => {
+      if (event.type !== "OrderStatusChanged") return;
+      const { order } = parseEventData(orderStatusChanged, event);
+      if (order.status !== "PAID") return;
+      const result = await transitions.inTransaction(async ({ tx, apply }) =>
+        (await markProcessed(tx, FULFILMENT, event.id)) ? apply(order.id, Transition.confirm()) : null,
+      );
+      if (result?.changed) return;
+      if (result?.order?.status === "CONFIRMED" || result === null) await transitions.settleReservation(order.id, "CONFIRMED");
+    },
+  });
+}

@@ -1,0 +1,41 @@
+import { loadConfig } from "../../../common/config.ts";
+import { createLogger } from "../../../common/logger.ts";
+import { createLifecycle } from "../../../common/runtime.ts";
+import { connectInfra } from "../../../common/infra.ts";
+import { createOrderDomain } from "./domain.ts";
+import { createOrderService } from "./server.ts";
+import { startOrderWorkers } from "./workers.ts";
+import { createDevPaymentProvider } from "./dev-payment-provider.ts";
+import { createMailer } from "./mailer.ts";
+
+const config = loadConfig();
+const logger = createLogger("order", config.LOG_LEVEL);
+const lifecycle = createLifecycle(logger);
+
+await lifecycle.run(async () => {
+  const infra = await connectInfra(config, logger, lifecycle, "order", { redis: true, relay: true });
+  const domain = createOrderDomain({
+    prisma: infra.prisma,
+    redis: infra.redis!,
+    logger,
+    reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
+    tombstoneSeconds: config.RESERVATION_TOMBSTONE_SECONDS,
+    orphanGraceSeconds: config.RESERVATION_ORPHAN_GRACE_SECONDS,
+  });
+  const mailer = lifecycle.add("mailer", createMailer({ from: config.MAIL_FROM, smtpUrl: config.SMTP_URL, mailDir: config.MAIL_DIR }), (m) => m.close());
+  const workers = await startOrderWorkers({
+    domain,
+    ctx: infra.kafka,
+    producer: infra.producer,
+    logger,
+    provider: createDevPaymentProvider({ latencyMs: config.PAYMENT_LATENCY_MS }),
+    mailer,
+    recipientDomain: config.MAIL_RECIPIENT_DOMAIN,
+    sweepIntervalMs: config.EXPIRY_SWEEP_INTERVAL_MS,
+  });
+  lifecycle.add("workers", workers, (w) => w.close());
+  const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET, readiness: infra.readiness });
+  lifecycle.add("http", service, (s) => s.close());
+  const port = await service.listen(config.ORDER_PORT);
+  logger.info({ port, mail: config.SMTP_URL ? "smtp" : config.MAIL_DIR }, "order subgraph listening");
+});

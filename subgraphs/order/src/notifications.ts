@@ -1,0 +1,60 @@
+import { runConsumer, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import type { PrismaClient } from "../../../common/prisma.ts";
+import type { Logger } from "../../../common/logger.ts";
+import type { OrderSnapshot } from "../../../common/events.ts";
+import { orderStatusChanged, parseEventData } from "./event-data.ts";
+import { markProcessed, wasProcessed } from "./processed.ts";
+import type { Mailer } from "./mailer.ts";
+
+export const NOTIFICATIONS = "notifications";
+
+export interface NotificationsDeps {
+  ctx: KafkaContext;
+  producer: Producer;
+  prisma: PrismaClient;
+  logger: Logger;
+  mailer: Mailer;
+  /** Buyers' addresses are `<user id>@<recipientDomain>` until there is a user directory. */
+  recipientDomain: string;
+}
+
+type Snapshot = Pick<OrderSnapshot, "id" | "status" | "items" | "totalCents" | "currency" | "reservedUntil" | "cancelReason">;
+
+const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} ${currency}`;
+
+const SUBJECTS: Record<OrderSnapshot["status"], (o: Snapshot) => string> = {
+  RESERVED: (o) => `Order ${o.id.slice(0, 8)} reserved: pay before ${o.reservedUntil}`,
+  PAID: (o) => `Payment received for order ${o.id.slice(0, 8)}`,
+  CONFIRMED: (o) => `Order ${o.id.slice(0, 8)} confirmed`,
+  CANCELLED: (o) => `Order ${o.id.slice(0, 8)} cancelled${o.cancelReason ? ` (${o.cancelReason.replace(/_/g, " ")})` : ""}`,
+  EXPIRED: (o) => `Order ${o.id.slice(0, 8)} expired: it was not paid in time`,
+};
+
+export function composeOrderMail(order: Snapshot): { subject: string; text: string } {
+  const lines = order.items.map((i) => `  ${i.quantity} x product ${i.productId} at ${money(i.unitPriceCents, order.currency)}`);
+  const text = [`Order ${order.id}`, `Status: ${order.status}`, "", ...lines, "", `Total: ${money(order.totalCents, order.currency)}`, ""].join("\n");
+  return { subject: SUBJECTS[order.status](order), text };
+}
+
+/**
+ * Mails the buyer on every order status change. Its own consumer group: a slow or failing mail server delays
+ * only mail (retries with backoff, then the dead-letter topic) and never an order. The processed id is
+ * recorded after sending, so a crash in between sends once more (at least once, like any mail system).
+ */
+export function startNotifications({ ctx, producer, prisma, logger, mailer, recipientDomain }: NotificationsDeps) {
+  return runConsumer({
+    ctx,
+    producer,
+    groupId: NOTIFICATIONS,
+    topics: ["order"],
+    logger,
+    handle: async (event) => {
+      if (event.type !== "OrderStatusChanged") return;
+      const { order } = parseEventData(orderStatusChanged, event);
+      if (await wasProcessed(prisma, NOTIFICATIONS, event.id)) return;
+      const { subject, text } = composeOrderMail(order);
+      await mailer.send({ to: `${order.userId.replace(/[^A-Za-z0-9._+-]/g, "_")}@${recipientDomain}`, subject, text, id: `${order.id}-${order.status.toLowerCase()}-${event.id}` });
+      await prisma.$transaction((tx) => markProcessed(tx, NOTIFICATIONS, event.id));
+    },
+  });
+}

@@ -1,0 +1,128 @@
+import type { PrismaClient } from "../../../common/prisma.ts";
+import { isUniqueViolation } from "../../../common/prisma.ts";
+import type { Logger } from "../../../common/logger.ts";
+import type { StockCounters } from "../../../common/stock.ts";
+import { appError, ErrorCode } from "../../../common/errors.ts";
+import { enqueue } from "../../../common/outbox.ts";
+import { orderIdFor, requestHash, type PlaceOrderRequest } from "./input.ts";
+import { priceLines } from "./pricing.ts";
+import { moveStock } from "./stock-moves.ts";
+import { withItems, type OrderRecord } from "./orders.ts";
+import { orderStatusChanged, TX_OPTIONS } from "./transitions.ts";
+import type { Reservations, ReservationItem } from "./reservations.ts";
+
+export interface PlaceOrderDeps {
+  prisma: PrismaClient;
+  reservations: Reservations;
+  counters: StockCounters;
+  logger: Logger;
+  reservationTtlSeconds: number;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** How long a request waits for a concurrent twin (same user and key) to commit, in ms (default 8 000). */
+  twinWaitMs?: number;
+}
+
+const TWIN_POLL_MS = 20;
+const keyReused = () =>
+  appError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was already used for a different order request.");
+
+/**
+ * placeOrder: the same user and key always name the same order id, so a retry finds its order (or its
+ * in-flight reservation) instead of making another. Stock is taken in Redis first, in one script for all
+ * items, so a refused request touches nothing durable; the order, its stock rows and its events are then
+ * written in one PostgreSQL transaction.
+ */
+export function createPlaceOrder(deps: PlaceOrderDeps) {
+  const { prisma, reservations, counters } = deps;
+  const log = deps.logger.child({ component: "place-order" });
+  const find = (id: string) => prisma.order.findUnique({ where: { id }, include: withItems });
+  const sameRequest = (order: OrderRecord, hash: string) => {
+    if (order.requestHash !== hash) throw keyReused();
+    return order;
+  };
+
+  /** Reserves in Redis, loading counters Redis does not have (once). Refusals throw the API error. */
+  async function reserve(orderId: string, expiresAtMs: number, hash: string, items: ReservationItem[]) {
+    let result = await reservations.reserve(orderId, expiresAtMs, hash, items);
+    if (!result.ok && result.reason === "not_loaded") {
+      await counters.loadFromDatabase(result.productIds);
+      result = await reservations.reserve(orderId, expiresAtMs, hash, items);
+    }
+    if (result.ok || result.reason === "exists") return result;
+    const productId = result.reason === "short" ? result.productId : result.productIds[0]!;
+    const available = result.reason === "short" ? result.available : 0;
+    throw appError(ErrorCode.OUT_OF_STOCK, `Not enough stock for product ${productId}; nothing was reserved.`, { productId, available });
+  }
+
+  /** A twin holds the reservation: wait until its order is committed, or until it gave up (reservation gone). */
+  async function awaitTwin(orderId: string, hash: string): Promise<OrderRecord | "gone"> {
+    for (let waited = 0; waited <= (deps.twinWaitMs ?? 8_000); waited += TWIN_POLL_MS) {
+      const order = await find(orderId);
+      if (order) return sameRequest(order, hash);
+      if (!(await reservations.inspect(orderId))) return "gone";
+      await deps.sleep(TWIN_POLL_MS);
+    }
+    throw new Error(`order ${orderId}: a concurrent request with the same idempotency key did not finish in time`);
+  }
+
+  /** The order could not be written: give its stock back unless PostgreSQL has it after all (commit outcome unknown). */
+  async function undoReservation(orderId: string, hash: string, error: unknown): Promise<OrderRecord> {
+    const stored = await find(orderId).catch(() => undefined);
+    if (stored) return sameRequest(stored, hash);
+    if (stored === null) await reservations.release(orderId, { forget: true });
+    else log.warn({ orderId }, "order state unknown; its reservation is left for the expiry sweeper");
+    throw error;
+  }
+
+  return async function placeOrder(userId: string, request: PlaceOrderRequest): Promise<OrderRecord> {
+    const orderId = orderIdFor(userId, request.idempotencyKey);
+    const hash = requestHash(request.items);
+    const existing = await find(orderId);
+    if (existing) return sameRequest(existing, hash);
+
+    const { lines, totalCents, currency } = await priceLines(prisma, request.items);
+    const expiresAtMs = deps.now() + deps.reservationTtlSeconds * 1000;
+    for (let attempt = 1; ; attempt++) {
+      const reserved = await reserve(orderId, expiresAtMs, hash, lines);
+      if (reserved.ok) break;
+      if (reserved.requestHash !== hash) throw keyReused();
+      const twin = await awaitTwin(orderId, hash);
+      if (twin !== "gone") return twin;
+      if (attempt >= 2) throw new Error(`order ${orderId}: reservation kept disappearing under a concurrent twin`);
+    }
+
+    try {
+      return await prisma.$transaction(async (tx) => {
+        const order = await tx.order.create({
+          data: {
+            id: orderId,
+            userId,
+            idempotencyKey: request.idempotencyKey,
+            requestHash: hash,
+            totalCents,
+            currency,
+            reservedUntil: new Date(expiresAtMs),
+            items: { createMany: { data: lines } },
+          },
+          include: withItems,
+        });
+        await enqueue(tx, "order", orderStatusChanged(order, null));
+        // Stock rows last: their row locks are what concurrent orders for a hot product queue on.
+        await enqueue(tx, "inventory", ...(await moveStock(tx, order.items, "reserve")));
+        return order;
+      }, TX_OPTIONS);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        // PostgreSQL has this order but Redis had no reservation for it (Redis lost its data): the one just
+        // made is a second hold on the same units, so it goes back before the stored order is returned.
+        await reservations.release(orderId, { forget: true });
+        const stored = await find(orderId);
+        if (stored) return sameRequest(stored, hash);
+      }
+      return undoReservation(orderId, hash, error);
+    }
+  };
+}
+
+export type PlaceOrder = ReturnType<typeof createPlaceOrder>;

@@ -1,0 +1,118 @@
+import type { PrismaClient, Tx } from "../../../common/prisma.ts";
+import type { Logger } from "../../../common/logger.ts";
+import type { OrderStatusName } from "../../../common/events.ts";
+import { createEvent, type OrderEvent } from "../../../common/events.ts";
+import { enqueue } from "../../../common/outbox.ts";
+import { moveStock, type StockMove } from "./stock-moves.ts";
+import { toSnapshot, withItems, type OrderRecord } from "./orders.ts";
+import type { Reservations } from "./reservations.ts";
+
+/** Interactive transactions wait this long for a pooled connection and may run this long in total. */
+export const TX_OPTIONS = { maxWait: 10_000, timeout: 10_000 } as const;
+
+export interface TransitionSpec {
+  from: readonly OrderStatusName[];
+  to: OrderStatusName;
+  cancelReason?: string;
+  /** What the change does to the order's stock rows (and, after commit, to its Redis reservation). */
+  stock: Exclude<StockMove, "reserve"> | null;
+  /** Only when the reservation ended at or before this instant (expiry). */
+  expiredBy?: Date;
+  /** Only while the reservation has not ended at this instant (payment, cancellation). */
+  liveAt?: Date;
+}
+
+/** The order's state machine; every edge is a conditional update. */
+export const Transition = {
+  cancelByBuyer: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "CANCELLED", cancelReason: "cancelled_by_buyer", stock: "release", liveAt: now }),
+  declinePayment: (): TransitionSpec => ({ from: ["RESERVED"], to: "CANCELLED", cancelReason: "payment_declined", stock: "release" }),
+  expire: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "EXPIRED", stock: "release", expiredBy: now }),
+  markPaid: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "PAID", stock: null, liveAt: now }),
+  confirm: (): TransitionSpec => ({ from: ["PAID"], to: "CONFIRMED", stock: "commit" }),
+};
+
+export type TransitionResult =
+  | { changed: true; order: OrderRecord }
+  /** `order` is the current row (null when there is none); its status says why nothing changed. */
+  | { changed: false; order: OrderRecord | null };
+
+export const orderStatusChanged = (order: OrderRecord, previousStatus: OrderStatusName | null) =>
+  createEvent<OrderEvent>("OrderStatusChanged", order.id, { order: toSnapshot(order), previousStatus });
+
+/**
+ * One edge of the state machine inside the caller's transaction: lock the row, check the expected status
+ * (and time), update it, move the stock rows and write OrderStatusChanged plus StockChanged to the outbox.
+ * The row lock makes two racing transitions (sweeper and payment, two sweepers) take turns; the loser sees
+ * the winner's status and changes nothing, which is what makes every stock return happen exactly once.
+ */
+export async function applyTransition(tx: Tx, orderId: string, spec: TransitionSpec): Promise<TransitionResult> {
+  const locked = await tx.$queryRaw<{ status: OrderStatusName; reserved_until: Date }[]>`
+    SELECT status::text AS status, reserved_until FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
+  const current = locked[0];
+  const allowed =
+    current !== undefined &&
+    spec.from.includes(current.status) &&
+    (!spec.expiredBy || current.reserved_until.getTime() <= spec.expiredBy.getTime()) &&
+    (!spec.liveAt || current.reserved_until.getTime() > spec.liveAt.getTime());
+  if (!allowed) {
+    return { changed: false, order: current ? await tx.order.findUnique({ where: { id: orderId }, include: withItems }) : null };
+  }
+  const order = await tx.order.update({
+    where: { id: orderId },
+    data: { status: spec.to, ...(spec.cancelReason ? { cancelReason: spec.cancelReason } : {}) },
+    include: withItems,
+  });
+  await enqueue(tx, "order", orderStatusChanged(order, current.status));
+  if (spec.stock) await enqueue(tx, "inventory", ...(await moveStock(tx, order.items, spec.stock)));
+  return { changed: true, order };
+}
+
+export interface TransitionsDeps {
+  prisma: PrismaClient;
+  reservations: Reservations;
+  logger: Logger;
+}
+
+export function createTransitions({ prisma, reservations, logger }: TransitionsDeps) {
+  const log = logger.child({ component: "order-transitions" });
+
+  /**
+   * Brings the Redis reservation in line with the order's committed status (idempotent). A failure is only
+   * logged: PostgreSQL is the record, and the expiry sweeper repeats this for every reservation still indexed.
+   */
+  async function settleReservation(orderId: string, status: OrderStatusName): Promise<void> {
+    try {
+      if (status === "CANCELLED" || status === "EXPIRED") await reservations.release(orderId);
+      else if (status === "CONFIRMED") await reservations.confirm(orderId);
+    } catch (error) {
+      log.warn({ err: error, orderId, status }, "reservation not settled in Redis; the sweeper will retry");
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction; every transition it applies through `apply` has its Redis side settled
+   * after the commit (never before: a rolled-back transition must not have moved Redis stock).
+   */
+  async function inTransaction<T>(work: (t: { tx: Tx; apply: (orderId: string, spec: TransitionSpec) => Promise<TransitionResult> }) => Promise<T>): Promise<T> {
+    const changed: OrderRecord[] = [];
+    const result = await prisma.$transaction(async (tx) => {
+      changed.length = 0; // a retried callback starts over
+      const apply = async (orderId: string, spec: TransitionSpec) => {
+        const r = await applyTransition(tx, orderId, spec);
+        if (r.changed && spec.stock) changed.push(r.order);
+        return r;
+      };
+      return work({ tx, apply });
+    }, TX_OPTIONS);
+    for (const order of changed) await settleReservation(order.id, order.status);
+    return result;
+  }
+
+  return {
+    inTransaction,
+    settleReservation,
+    run: (orderId: string, spec: TransitionSpec) => inTransaction(({ apply }) => apply(orderId, spec)),
+  };
+}
+
+export type Transitions = ReturnType<typeof createTransitions>;

@@ -1,0 +1,44 @@
+import type { KafkaContext, Producer } from "../../../common/kafka.ts";
+import type { Logger } from "../../../common/logger.ts";
+import type { OrderDomain } from "./domain.ts";
+import type { PaymentProvider } from "./payments.ts";
+import type { Mailer } from "./mailer.ts";
+import { startPaymentWorker } from "./payment-worker.ts";
+import { startPaymentOutcomes } from "./payment-outcomes.ts";
+import { startFulfilment } from "./fulfilment.ts";
+import { startNotifications } from "./notifications.ts";
+
+export interface OrderWorkersDeps {
+  domain: OrderDomain;
+  ctx: KafkaContext;
+  producer: Producer;
+  logger: Logger;
+  provider: PaymentProvider;
+  mailer: Mailer;
+  recipientDomain: string;
+  /** EXPIRY_SWEEP_INTERVAL_MS; 0 leaves sweeping to the caller (tests call `sweepOnce`). */
+  sweepIntervalMs: number;
+}
+
+/**
+ * The order subgraph's background work: one consumer group per job (a stuck mailer never holds up payments)
+ * and the expiry sweeper. Closing stops them in reverse order.
+ */
+export async function startOrderWorkers(deps: OrderWorkersDeps): Promise<{ close: () => Promise<void> }> {
+  const { domain, ctx, producer, logger } = deps;
+  const started: { close: () => Promise<unknown> }[] = [];
+  const close = async () => {
+    for (const worker of started.reverse()) await worker.close();
+  };
+  try {
+    if (deps.sweepIntervalMs > 0) started.push(domain.sweeper.start(deps.sweepIntervalMs));
+    started.push(await startPaymentWorker({ ctx, producer, prisma: domain.prisma, logger, provider: deps.provider }));
+    started.push(await startPaymentOutcomes({ ctx, producer, logger, transitions: domain.transitions, now: domain.now }));
+    started.push(await startFulfilment({ ctx, producer, logger, transitions: domain.transitions }));
+    started.push(await startNotifications({ ctx, producer, prisma: domain.prisma, logger, mailer: deps.mailer, recipientDomain: deps.recipientDomain }));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { close };
+}
