@@ -10,6 +10,7 @@ import { signClientToken } from "../common/identity.ts";
 import { SUBGRAPHS, SUPERGRAPH_FILE } from "../schema/compose.ts";
 import { createProductService } from "../subgraphs/product/src/server.ts";
 import { createInventoryService } from "../subgraphs/inventory/src/server.ts";
+import { startOrderSubgraph, type OrderStackOptions } from "../subgraphs/order/test/stack.ts";
 import { createEventHub } from "../common/event-hub.ts";
 import { createRouter } from "../router/src/server.ts";
 
@@ -77,7 +78,7 @@ type Closable = { close: () => Promise<unknown> };
  * The product and inventory subgraphs and the router, in this process on free ports, against the real
  * services. Later subgraphs add themselves to `extraSubgraphs`.
  */
-export async function startStack(options: { relay?: boolean } = {}) {
+export async function startStack(options: { relay?: boolean; order?: OrderStackOptions } = {}) {
   const infra = await connectTestInfra();
   const closers: Closable[] = [];
   const serviceDeps = { prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET };
@@ -90,6 +91,9 @@ export async function startStack(options: { relay?: boolean } = {}) {
     urls[name] = `http://127.0.0.1:${await service.listen(0, "127.0.0.1")}/graphql`;
     closers.push(service);
   }
+  const order = await startOrderSubgraph({ ...infra, logger, config }, options.order);
+  urls.order = order.url;
+  closers.push(order);
   const router = await createRouter({
     supergraphSdl: readFileSync(SUPERGRAPH_FILE, "utf8"),
     subgraphUrls: Object.fromEntries(SUBGRAPHS.filter((s) => urls[s.name]).map((s) => [s.name, urls[s.name]!])),
@@ -107,6 +111,7 @@ export async function startStack(options: { relay?: boolean } = {}) {
     ...infra,
     routerUrl,
     urls,
+    order,
     gql: <T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: { token?: string }) =>
       gql<T>(routerUrl, query, variables, opts),
     close: async () => {
