@@ -9,6 +9,8 @@ import { startOutboxRelay } from "../common/outbox.ts";
 import { signClientToken } from "../common/identity.ts";
 import { SUBGRAPHS, SUPERGRAPH_FILE } from "../schema/compose.ts";
 import { createProductService } from "../subgraphs/product/src/server.ts";
+import { connectProductCaching } from "../subgraphs/product/src/cache/caching.ts";
+import type { CacheOptions } from "../subgraphs/product/src/cache/options.ts";
 import { createInventoryService } from "../subgraphs/inventory/src/server.ts";
 import { startOrderSubgraph, type OrderStackOptions } from "../subgraphs/order/test/stack.ts";
 import { createEventHub } from "../common/event-hub.ts";
@@ -78,11 +80,15 @@ type Closable = { close: () => Promise<unknown> };
  * The product and inventory subgraphs and the router, in this process on free ports, against the real
  * services. Later subgraphs add themselves to `extraSubgraphs`.
  */
-export async function startStack(options: { relay?: boolean; order?: OrderStackOptions } = {}) {
+export async function startStack(options: { relay?: boolean; order?: OrderStackOptions; productCache?: CacheOptions } = {}) {
   const infra = await connectTestInfra();
   const closers: Closable[] = [];
   const serviceDeps = { prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET };
-  const product = await createProductService(serviceDeps);
+  const cache = options.productCache
+    ? await connectProductCaching({ redis: infra.redis, redisUrl: config.REDIS_URL, options: options.productCache, logger })
+    : undefined;
+  if (cache) closers.push(cache);
+  const product = await createProductService({ ...serviceDeps, cache });
   const inventoryHub = await createEventHub({ ctx: infra.kafka, topics: ["inventory"], service: "inventory-test", logger });
   closers.push(inventoryHub);
   const inventory = await createInventoryService({ ...serviceDeps, redis: infra.redis, hub: inventoryHub });
