@@ -100,14 +100,8 @@ export async function startStack(options: { relay?: boolean; order?: OrderStackO
   const order = await startOrderSubgraph({ ...infra, logger, config }, options.order);
   urls.order = order.url;
   closers.push(order);
-  const router = await createRouter({
-    supergraphSdl: readFileSync(SUPERGRAPH_FILE, "utf8"),
-    subgraphUrls: Object.fromEntries(SUBGRAPHS.filter((s) => urls[s.name]).map((s) => [s.name, urls[s.name]!])),
-    jwtSecret: config.JWT_SECRET,
-    internalSecret: config.INTERNAL_SECRET,
-    logger,
-  });
-  const routerUrl = `http://127.0.0.1:${await router.listen(0, "127.0.0.1")}/graphql`;
+  const router = await startRouter(urls);
+  const routerUrl = router.url;
   closers.push(router);
   if (options.relay) {
     const relay = startOutboxRelay({ databaseUrl: config.DATABASE_URL, ctx: infra.kafka, producer: infra.producer, logger, pollMs: 200 });
@@ -128,6 +122,20 @@ export async function startStack(options: { relay?: boolean; order?: OrderStackO
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** A router on a free port in front of the given subgraph URLs; `options` override its defaults. */
+export async function startRouter(urls: Record<string, string>, options: Partial<Parameters<typeof createRouter>[0]> = {}) {
+  const router = await createRouter({
+    supergraphSdl: readFileSync(SUPERGRAPH_FILE, "utf8"),
+    subgraphUrls: Object.fromEntries(SUBGRAPHS.filter((s) => urls[s.name]).map((s) => [s.name, urls[s.name]!])),
+    jwtSecret: config.JWT_SECRET,
+    internalSecret: config.INTERNAL_SECRET,
+    logger,
+    ...options,
+  });
+  const url = `http://127.0.0.1:${await router.listen(0, "127.0.0.1")}/graphql`;
+  return { url, router, close: () => router.close() };
+}
 
 /**
  * Collects the events published to `topic` from now on: the consumer (own group) seeks every partition

@@ -101,3 +101,18 @@ test("an unknown product or a bad id is an error on the subscription", async () 
     collect(client, `subscription { stockChanged(productIds: ["00000000-0000-4000-8000-000000000000"]) { available } }`, {}, () => true),
   ).resolves.toEqual([expect.objectContaining({ errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: "NOT_FOUND" }) })] })]);
 });
+
+test("subscribers that join a shared subscription late still get the current value first", async () => {
+  const id = await createProduct(11);
+  const query = `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available } }`;
+  const first = wsClient(stack.routerUrl);
+  const firstDone = collect(first, query, { ids: [id] }, (r) => r.some((x) => x.data.stockChanged.available === 12));
+  await new Promise((r) => setTimeout(r, 300));
+  for (const selection of ["productId available", "available"]) {
+    const late = wsClient(stack.routerUrl);
+    const [current] = await collect(late, `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { ${selection} } }`, { ids: [id] }, () => true);
+    expect(current.data.stockChanged.available).toBe(11);
+  }
+  await restock(id, 1);
+  expect((await firstDone).map((r) => r.data.stockChanged.available)).toEqual([11, 12]);
+});

@@ -29,6 +29,8 @@ export interface RouterOptions {
   maxSubscriptionsPerSocket?: number;
   /** Multipart heartbeat interval in ms (default 5 000). */
   heartbeatMs?: number;
+  /** Time a WebSocket client has to send `connection_init` (default 3 000 ms). */
+  connectionInitWaitTimeoutMs?: number;
 }
 
 /**
@@ -91,6 +93,7 @@ export async function createRouter(options: RouterOptions) {
     logger: options.logger,
     allowedOrigins: options.allowedOrigins,
     maxSubscriptionsPerSocket: options.maxSubscriptionsPerSocket,
+    connectionInitWaitTimeoutMs: options.connectionInitWaitTimeoutMs,
   });
 
   return {

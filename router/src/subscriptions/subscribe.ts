@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Repeater } from "@repeaterjs/repeater";
 import { GraphQLError, type DocumentNode, type ExecutionResult } from "graphql";
 import { signInternalIdentity, IDENTITY_HEADER } from "../../../common/identity.ts";
@@ -18,13 +19,22 @@ export interface SubscribeArgs {
 /**
  * Subscribers with the same operation, variables and identity share one upstream subscription and one
  * execution per event; the result is fanned out. A subscriber that joins late first gets the latest
- * result per entity (keyed by `REPLAY_KEYS`), so "the first event is the current value" holds for them too.
+ * result per entity (keyed by `REPLAY_KEYS`), so "the first event is the current value" holds for them
+ * too. That needs the key in the selection: an operation that does not select it gets its own upstream.
  */
 const REPLAY_KEYS: Record<string, string> = {
   stockChanged: "productId",
   flashSaleChanged: "id",
   orderStatusChanged: "id",
 };
+
+function replayKeyOf(plan: SubscriptionPlan): string | null {
+  const key = REPLAY_KEYS[plan.rootField];
+  const root = plan.operationContext.operation.selectionSet.selections[0];
+  if (!key || root?.kind !== "Field") return null;
+  const selected = root.selectionSet?.selections.some((s) => s.kind === "Field" && s.name.value === key && !s.alias);
+  return selected ? key : null;
+}
 
 interface Shared {
   listeners: Set<(result: ExecutionResult) => void>;
@@ -44,10 +54,10 @@ export function createSubscriber(options: {
 
   function start(key: string, plan: SubscriptionPlan, args: SubscribeArgs): Shared {
     const entry: Shared = { listeners: new Set(), latest: new Map(), stop: () => undefined };
-    const replayKey = REPLAY_KEYS[plan.rootField];
+    const replayKey = replayKeyOf(plan);
     const broadcast = (result: ExecutionResult) => {
       const root = (result.data as Record<string, Record<string, unknown> | null> | null | undefined)?.[plan.rootField];
-      if (replayKey && root && root[replayKey] !== undefined) entry.latest.set(String(root[replayKey]), result);
+      if (replayKey && root?.[replayKey] !== undefined) entry.latest.set(String(root[replayKey]), result);
       for (const listener of entry.listeners) listener(result);
     };
     const run = async () => {
@@ -93,7 +103,9 @@ export function createSubscriber(options: {
     if (Array.isArray(plan)) return { errors: plan as GraphQLError[] };
     const subscriptionPlan = plan as SubscriptionPlan;
     const user = args.context.identity.user;
-    const key = JSON.stringify([args.source, args.operationName ?? null, args.variables, user?.id ?? null, user?.roles ?? []]);
+    const key = replayKeyOf(subscriptionPlan)
+      ? JSON.stringify([args.source, args.operationName ?? null, args.variables, user?.id ?? null, user?.roles ?? []])
+      : randomUUID();
     return new Repeater<ExecutionResult>(async (push, stop) => {
       const entry = shared.get(key) ?? start(key, subscriptionPlan, args);
       // Synchronously: the replay and the live listener are in place before any further event arrives.

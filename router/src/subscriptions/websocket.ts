@@ -66,9 +66,6 @@ export function attachWebSocket(options: WebSocketOptions) {
       },
       onSubscribe: (ctx, id, payload) => {
         const state = states.get(ctx.extra.socket)!;
-        if (state.active.size >= maxSubscriptions) {
-          return [new GraphQLError(`At most ${maxSubscriptions} subscriptions per connection.`, { extensions: { code: "RATE_LIMITED", retryAfterMs: 0 } })];
-        }
         let document;
         try {
           document = parse(payload.query);
@@ -77,6 +74,9 @@ export function attachWebSocket(options: WebSocketOptions) {
         }
         if (getOperationAST(document, payload.operationName)?.operation !== "subscription") {
           return [new GraphQLError("Only subscriptions go over WebSocket; send queries and mutations over HTTP.", { extensions: { code: "BAD_REQUEST" } })];
+        }
+        if (state.active.size >= maxSubscriptions) {
+          return [new GraphQLError(`At most ${maxSubscriptions} subscriptions per connection.`, { extensions: { code: "RATE_LIMITED", retryAfterMs: 0 } })];
         }
         state.active.add(id);
         const requestId = randomUUID();
