@@ -1,6 +1,8 @@
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
-import { adminToken, startStack, uniqueSku, type Stack } from "./harness.ts";
+import { adminToken, config, logger, startRouter, startStack, uniqueSku, type Stack } from "./harness.ts";
+import { createEventHub } from "../common/event-hub.ts";
+import { createInventoryService } from "../subgraphs/inventory/src/server.ts";
 
 let stack: Stack;
 let admin: string;
@@ -115,4 +117,32 @@ test("subscribers that join a shared subscription late still get the current val
   }
   await restock(id, 1);
   expect((await firstDone).map((r) => r.data.stockChanged.available)).toEqual([11, 12]);
+});
+
+test("a change made through one router reaches a subscriber on another router and another inventory instance", async () => {
+  const hub = await createEventHub({ ctx: stack.kafka, topics: ["inventory"], service: "inventory-b", logger });
+  const inventoryB = await createInventoryService({ prisma: stack.prisma, redis: stack.redis, logger, internalSecret: config.INTERNAL_SECRET, hub });
+  const inventoryBUrl = `http://127.0.0.1:${await inventoryB.listen(0, "127.0.0.1")}/graphql`;
+  const routerB = await startRouter({ ...stack.urls, inventory: inventoryBUrl });
+  try {
+    const id = await createProduct(30);
+    const client = wsClient(routerB.url);
+    const done = collect(
+      client,
+      `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { available product { name } } }`,
+      { ids: [id] },
+      (r) => r.some((x) => x.data.stockChanged.available === 37),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    await restock(id, 7); // through router A and inventory instance A
+    const results = await done;
+    expect(results.map((r) => r.data.stockChanged)).toEqual([
+      { available: 30, product: { name: "Live lamp" } },
+      { available: 37, product: { name: "Live lamp" } },
+    ]);
+  } finally {
+    await routerB.close();
+    await inventoryB.close();
+    await hub.close();
+  }
 });
