@@ -98,14 +98,21 @@ apt_install() {
   # script starts them itself, on the ports it chose, and knows it did.
   local policy=/usr/sbin/policy-rc.d made_policy=
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1; fi
-  local rc=0
+  # apt/dpkg progress would flood CI logs: keep it in a file and show its end only if something fails.
+  local rc=0 t0=$EPOCHREALTIME log
+  log=$(mktemp /tmp/infra-apt.XXXXXX.log)
   {
     if [ -z "$APT_UPDATED" ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq && APT_UPDATED=1; fi &&
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" </dev/null >&2
-  } || rc=$?
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
+  } </dev/null >"$log" 2>&1 || rc=$?
   [ -z "$made_policy" ] || rm -f "$policy"
-  ((rc == 0)) || die "apt-get install $* failed (exit $rc)"
+  if ((rc != 0)); then
+    tail -n 30 "$log" >&2
+    die "apt-get install $* failed (exit $rc); full output in $log"
+  fi
+  rm -f "$log"
+  note "installed $* in $(since "$t0") s"
 }
 
 pg_server_installed() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; }
