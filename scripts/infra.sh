@@ -138,7 +138,7 @@ ensure_packages() {
 # ---------------------------------------------------------------- PostgreSQL
 
 # postgresql://user[:pass]@host[:port]/db[?query] -> pieces. Good enough for the URLs this project uses.
-pg_db() { local p=${1#*://}; p=${p%%\?*}; [[ $p == */* ]] && printf '%s' "${p#*/}"; }
+pg_db() { local p=${1#*://}; p=${p%%\?*}; if [[ $p == */* ]]; then printf '%s' "${p#*/}"; fi; }
 pg_host() { local p=${1#*://}; p=${p%%/*}; p=${p##*@}; printf '%s' "${p%%:*}"; }
 pg_port() { local p=${1#*://}; p=${p%%/*}; p=${p##*@}; [[ $p == *:* ]] && printf '%s' "${p##*:}" || printf 5432; }
 pg_with_db() { # same server and credentials, another database
