@@ -4,9 +4,10 @@ import { requireAdmin, type Identity } from "../../../common/identity.ts";
 import { parseInput, uuid } from "../../../common/validation.ts";
 import type { BaseContext } from "../../../common/service.ts";
 import type { StockCounters } from "../../../common/stock.ts";
-import type { StockSnapshot, VersionedStock } from "../../../common/events.ts";
+import type { StockSnapshot } from "../../../common/events.ts";
+import { DateTime } from "../../../common/scalars.ts";
 import { forbidden } from "../../../common/errors.ts";
-import type { StockChanges } from "./stock-changes.ts";
+import type { StockChanges, StockUpdate } from "./stock-changes.ts";
 
 export interface InventoryContext extends BaseContext {
   identity: Identity;
@@ -23,6 +24,7 @@ const quantity = z.number().int().min(1, "must be at least 1").max(10_000_000, "
 const zeroStock = (productId: string) => ({ productId, available: 0, reserved: 0, sold: 0 });
 
 export const resolvers = {
+  DateTime,
   Query: {
     stock: (_: unknown, args: { productId: string }, ctx: InventoryContext) =>
       ctx.stockLoader.load(parseInput(uuid, args.productId, "productId")),
@@ -39,11 +41,11 @@ export const resolvers = {
         if (!ctx.stockChanges) throw forbidden("Subscriptions are not enabled on this instance.");
         return ctx.stockChanges(args.productIds);
       },
-      resolve: (value: VersionedStock) => value,
+      resolve: (value: StockUpdate) => value,
     },
   },
   StockUpdate: {
-    product: (update: VersionedStock) => ({ __typename: "Product", id: update.productId }),
+    product: (update: StockUpdate) => ({ __typename: "Product", id: update.productId }),
   },
   Product: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),

@@ -16,20 +16,25 @@ export const STOCK_COALESCE_MS = 100;
  * `stockChanged`: listens before reading the committed rows, so no change between the read and the
  * listen is lost; the rows go out first, then events, coalesced and ordered by the row version.
  */
+export interface StockUpdate extends VersionedStock {
+  changedAt: Date;
+}
+
 export function createStockChanges(prisma: PrismaClient, hub: EventHub<"inventory">) {
-  async function readRows(ids: string[]): Promise<VersionedStock[]> {
-    return prisma.$queryRaw<VersionedStock[]>`
-      SELECT product_id::text AS "productId", available, reserved, sold, version FROM stock WHERE product_id = ANY(${ids}::uuid[])`;
+  async function readRows(ids: string[]): Promise<StockUpdate[]> {
+    return prisma.$queryRaw<StockUpdate[]>`
+      SELECT product_id::text AS "productId", available, reserved, sold, version, updated_at AS "changedAt"
+      FROM stock WHERE product_id = ANY(${ids}::uuid[])`;
   }
 
-  return async function subscribe(rawIds: unknown): Promise<AsyncIterable<VersionedStock>> {
+  return async function subscribe(rawIds: unknown): Promise<AsyncIterable<StockUpdate>> {
     const ids = [...new Set(parseInput(productIdList, rawIds, "productIds"))];
-    let sink: (value: VersionedStock) => void;
-    const early: VersionedStock[] = [];
+    let sink: (value: StockUpdate) => void;
+    const early: StockUpdate[] = [];
     sink = (value) => early.push(value);
-    const stopListening = ids.map((id) => hub.on("inventory", id, (event) => sink(event.data)));
+    const stopListening = ids.map((id) => hub.on("inventory", id, (event) => sink({ ...event.data, changedAt: new Date(event.occurredAt) })));
     const unlisten = () => stopListening.forEach((stop) => stop());
-    let rows: VersionedStock[];
+    let rows: StockUpdate[];
     try {
       rows = await readRows(ids);
     } catch (error) {
@@ -40,8 +45,8 @@ export function createStockChanges(prisma: PrismaClient, hub: EventHub<"inventor
       unlisten();
       throw notFound("Product");
     }
-    return new Repeater<VersionedStock>(async (push, stop) => {
-      const coalescer = createCoalescer<VersionedStock>({ intervalMs: STOCK_COALESCE_MS, deliver: (_key, value) => void push(value) });
+    return new Repeater<StockUpdate>(async (push, stop) => {
+      const coalescer = createCoalescer<StockUpdate>({ intervalMs: STOCK_COALESCE_MS, deliver: (_key, value) => void push(value) });
       for (const row of [...rows, ...early]) coalescer.push(row.productId, row);
       sink = (value) => coalescer.push(value.productId, value);
       await stop;

@@ -1,0 +1,118 @@
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+import { randomUUID } from "node:crypto";
+import { loadConfig } from "../common/config.ts";
+import { createLogger } from "../common/logger.ts";
+import { createPrisma } from "../common/prisma.ts";
+import { signClientToken } from "../common/identity.ts";
+import { createProductStore } from "../subgraphs/product/src/products.ts";
+import { benchEnv, percentile, startPlatform } from "./platform.ts";
+
+// `npm run bench:subscriptions`: BENCH_SUBSCRIBERS (default 5000) WebSocket clients subscribe to
+// `stockChanged` for one product through the router while buyers place orders for it through the router
+// (BENCH_BUYERS concurrent, default 10, for BENCH_DURATION s, default 20). Reports delivery latency from the
+// committed change (`changedAt`) to each client, memory per connection, and dropped connections.
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 5_000);
+const BUYERS = Number(process.env.BENCH_BUYERS ?? 10);
+const DURATION = Number(process.env.BENCH_DURATION ?? 20);
+const log = createLogger("bench-subscriptions", "info");
+
+const env = await benchEnv(log);
+const config = loadConfig(env);
+const prisma = createPrisma(config.DATABASE_URL);
+const product = await createProductStore(prisma).create({
+  sku: `BENCH-SUB-${randomUUID().slice(0, 8)}`,
+  name: "Subscription bench item",
+  description: "",
+  priceCents: 1_000,
+  currency: "USD",
+  initialStock: 1_000_000,
+});
+await prisma.$disconnect();
+
+const platform = await startPlatform(env);
+const wsUrl = platform.url.replace(/^http/, "ws");
+const query = `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available changedAt } }`;
+
+const latencies: number[] = [];
+let dropped = 0;
+let initial = 0;
+let stopping = false;
+const clients: Client[] = [];
+const routerRssBefore = platform.rss("router");
+
+await new Promise<void>((resolve) => {
+  const connectBatch = (from: number) => {
+    for (let i = from; i < Math.min(from + 250, SUBSCRIBERS); i++) {
+      let first = true;
+      const client = createClient({
+        url: wsUrl,
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+        on: { closed: () => void (stopping || dropped++) },
+      });
+      clients.push(client);
+      client.subscribe(
+        { query, variables: { ids: [product.id] } },
+        {
+          next: ({ data }) => {
+            const update = (data as { stockChanged: { changedAt: string } }).stockChanged;
+            if (first) {
+              first = false;
+              if (++initial === SUBSCRIBERS) resolve();
+              return;
+            }
+            latencies.push(Date.now() - Date.parse(update.changedAt));
+          },
+          error: () => void (stopping || dropped++),
+          complete: () => undefined,
+        },
+      );
+    }
+    if (from + 250 < SUBSCRIBERS) setTimeout(() => connectBatch(from + 250), 50);
+  };
+  connectBatch(0);
+});
+const routerRssAfter = platform.rss("router");
+log.info({ subscribers: SUBSCRIBERS }, "all subscribers have their first value; buying");
+
+const outcomes: Record<string, number> = {};
+const deadline = Date.now() + DURATION * 1000;
+await Promise.all(
+  Array.from({ length: BUYERS }, async (_, worker) => {
+    const token = await signClientToken(config.JWT_SECRET, `bench-buyer-${worker}-${randomUUID()}`);
+    while (Date.now() < deadline) {
+      const response = await fetch(platform.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query: `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }`,
+          variables: { input: { idempotencyKey: randomUUID(), items: [{ productId: product.id, quantity: 1, expectedPriceCents: 1_000, priceVersion: 1 }] } },
+        }),
+      });
+      const body = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };
+      const outcome = body.errors?.[0]?.extensions?.code ?? "ok";
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+  }),
+);
+await new Promise((r) => setTimeout(r, 2_000)); // let the last events arrive
+stopping = true;
+await Promise.all(clients.map((c) => c.dispose()));
+await platform.stop();
+
+const sorted = [...latencies].sort((a, b) => a - b);
+const purchases = outcomes.ok ?? 0;
+process.stdout.write(
+  [
+    `stockChanged through the router: ${SUBSCRIBERS} WebSocket subscribers, ${BUYERS} concurrent buyers for ${DURATION} s`,
+    "",
+    `purchases: ${purchases} ok (${(purchases / DURATION).toFixed(0)}/s), outcomes ${JSON.stringify(outcomes)}`,
+    `deliveries after the first value: ${latencies.length} (${(latencies.length / SUBSCRIBERS).toFixed(1)} per subscriber; coalesced to <= 10/s per subscriber)`,
+    `delivery latency from commit to client: p50 ${percentile(sorted, 50)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1) ?? 0} ms`,
+    `router memory per connection: ${((routerRssAfter - routerRssBefore) / SUBSCRIBERS / 1024).toFixed(1)} KiB (RSS ${(routerRssBefore / 2 ** 20).toFixed(0)} -> ${(routerRssAfter / 2 ** 20).toFixed(0)} MiB)`,
+    `dropped connections: ${dropped}`,
+    "",
+  ].join("\n"),
+);
+process.exit(0);
