@@ -8,8 +8,12 @@ export const ROOT = fileURLToPath(new URL("../", import.meta.url));
  * Runs `scripts/infra.sh up` (reuses what DATABASE_URL, REDIS_URL, KAFKA_BROKERS point to, else starts
  * local services) and returns the environment it wrote to `.infra/env`, merged over ours.
  */
-export function infraUp(): NodeJS.ProcessEnv {
-  const result = spawnSync("bash", [`${ROOT}scripts/infra.sh`, "up"], { stdio: "inherit", cwd: ROOT });
+export function infraUp(runRecord?: string): NodeJS.ProcessEnv {
+  const result = spawnSync("bash", [`${ROOT}scripts/infra.sh`, "up"], {
+    stdio: "inherit",
+    cwd: ROOT,
+    env: runRecord ? { ...process.env, INFRA_RUN_RECORD: runRecord } : process.env,
+  });
   if (result.status !== 0) throw new Error(`scripts/infra.sh up failed (exit ${result.status}); see its output above`);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const line of readFileSync(`${ROOT}.infra/env`, "utf8").split("\n")) {
@@ -19,6 +23,7 @@ export function infraUp(): NodeJS.ProcessEnv {
   return env;
 }
 
-export function infraDown(): void {
-  spawnSync("bash", [`${ROOT}scripts/infra.sh`, "down"], { stdio: "inherit", cwd: ROOT });
+/** Stops what `infraUp(runRecord)` started, and nothing another command started or reused. */
+export function infraDown(runRecord: string): void {
+  spawnSync("bash", [`${ROOT}scripts/infra.sh`, "down"], { stdio: "inherit", cwd: ROOT, env: { ...process.env, INFRA_RUN_RECORD: runRecord } });
 }

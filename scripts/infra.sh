@@ -77,6 +77,8 @@ wait_gone() {
 record_started() { # one line per thing `up` started, replayed in reverse by `down`
   mkdir -p "$INFRA_DIR"
   grep -qxF "$*" "$STARTED_FILE" 2>/dev/null || printf '%s\n' "$*" >>"$STARTED_FILE"
+  # A caller that must later stop only what its own `up` started (npm start) names a file for this run.
+  if [ -n "${INFRA_RUN_RECORD:-}" ]; then printf '%s\n' "$*" >>"$INFRA_RUN_RECORD"; fi
 }
 was_started() { grep -qxF "$*" "$STARTED_FILE" 2>/dev/null; }
 
@@ -562,12 +564,15 @@ cmd_up() {
 
 cmd_down() {
   lock_infra
-  if [ ! -s "$STARTED_FILE" ]; then
-    echo "infra.sh started nothing here ($STARTED_FILE is empty): nothing to stop"
+  # With INFRA_RUN_RECORD, stop only what the `up` that wrote that file started (and forget just those).
+  local source=$STARTED_FILE
+  if [ -n "${INFRA_RUN_RECORD:-}" ]; then source=$INFRA_RUN_RECORD; fi
+  if [ ! -s "$source" ]; then
+    echo "infra.sh: nothing to stop ($source is empty: everything was reused)"
     return 0
   fi
   local kind a b lines=()
-  mapfile -t lines <"$STARTED_FILE"
+  mapfile -t lines <"$source"
   # Reverse start order: Kafka and Redis before the database.
   for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
     read -r kind a b <<<"${lines[i]}"
@@ -577,10 +582,14 @@ cmd_down() {
       postgres)
         pg_ctlcluster --skip-systemctl-redirect "$a" "$b" stop -m fast >&2 || die "pg_ctlcluster $a $b stop failed"
         printf 'postgres  cluster %s/%s  stopped\n' "$a" "$b" ;;
-      *) note "ignoring unknown line in $STARTED_FILE: ${lines[i]}" ;;
+      *) note "ignoring unknown line in $source: ${lines[i]}" ;;
     esac
+    if [ "$source" != "$STARTED_FILE" ] && [ -f "$STARTED_FILE" ]; then
+      grep -vxF "${lines[i]}" "$STARTED_FILE" >"$STARTED_FILE.tmp" || true
+      mv "$STARTED_FILE.tmp" "$STARTED_FILE"
+    fi
   done
-  rm -f "$STARTED_FILE" "$ENV_FILE"
+  if [ "$source" = "$STARTED_FILE" ]; then rm -f "$STARTED_FILE" "$ENV_FILE"; else rm -f "$source"; fi
 }
 
 # Current value of a variable: the environment first, then what `up` wrote, then the default.

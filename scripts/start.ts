@@ -10,7 +10,8 @@ import { infraDown, infraUp, ROOT } from "./env.ts";
 // `npm start`: infrastructure, migrations, demo data, every subgraph and the router, in one terminal.
 // Ctrl-C or SIGTERM stops the services, then whatever infrastructure this command itself started.
 const logger = createLogger("start", "info");
-const env = infraUp();
+const runRecord = `${ROOT}.infra/started-by-start-${process.pid}`;
+const env = infraUp(runRecord);
 const config = loadConfig(env);
 await prepare(config, logger);
 if (config.SEED) {
@@ -65,7 +66,7 @@ async function stop(code: number) {
   const timer = setTimeout(() => children.forEach((child) => child.kill("SIGKILL")), 10_000);
   await Promise.all(exits);
   clearTimeout(timer);
-  infraDown();
+  infraDown(runRecord);
   process.exit(code);
 }
 process.on("SIGINT", () => void stop(0));
