@@ -3,6 +3,7 @@ import { createLogger } from "../../../common/logger.ts";
 import { createLifecycle } from "../../../common/runtime.ts";
 import { connectInfra } from "../../../common/infra.ts";
 import { createProductService } from "./server.ts";
+import { createProductStore } from "./products.ts";
 import { connectProductCaching } from "./cache/caching.ts";
 import { cacheOptionsFromConfig } from "./cache/options.ts";
 import { runCacheRefreshConsumer } from "./cache/refresh-consumer.ts";
@@ -23,7 +24,9 @@ await lifecycle.run(async () => {
   const service = await createProductService({ prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET, readiness: infra.readiness, cache });
   lifecycle.add("http", service, (s) => s.close());
   if (cache) {
-    const consumer = await runCacheRefreshConsumer({ ctx: infra.kafka, producer: infra.producer, store: service.store, caching: cache, logger });
+    // Its reads are counted apart from the ones requests make (operation="refresh").
+    const store = createProductStore(infra.prisma, { onQuery: () => cache.metrics.storeQueries.inc({ operation: "refresh" }) });
+    const consumer = await runCacheRefreshConsumer({ ctx: infra.kafka, producer: infra.producer, store, caching: cache, logger });
     lifecycle.add("cache-refresh-consumer", consumer, (c) => c.close());
   }
   const port = await service.listen(config.PRODUCT_PORT);

@@ -7,7 +7,7 @@ import { Counter, Gauge, type Metric, type Registry } from "prom-client";
 export function createProductMetrics() {
   const storeQueries = new Counter({
     name: "product_store_queries_total",
-    help: "Database round trips made by the product store, by operation (a write transaction counts once).",
+    help: "Database round trips made by the product store, by operation (a write transaction counts once; refresh: the Kafka cache refresh).",
     labelNames: ["operation"],
     registers: [],
   });
@@ -31,7 +31,7 @@ export function createProductMetrics() {
   });
   const cacheInvalidations = new Counter({
     name: "cache_invalidations_total",
-    help: "L1 product evictions by reason: write (this process wrote), pubsub (another told us), reconnect (whole L1 cleared).",
+    help: "L1 product evictions by reason: write (this process wrote), pubsub (an instance announced a change), clear (whole L1 emptied after a resubscription).",
     labelNames: ["reason"],
     registers: [],
   });

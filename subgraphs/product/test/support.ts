@@ -42,12 +42,15 @@ export interface Instance {
   close: () => Promise<void>;
 }
 
-export async function startProductInstance(options: { cache?: CacheOptions; subscriber?: RedisOptions } = {}): Promise<Instance> {
+export async function startProductInstance(
+  options: { cache?: CacheOptions; subscriber?: RedisOptions; redisUrl?: string } = {},
+): Promise<Instance> {
   const sql: string[] = [];
   const prisma = createPrisma(config.DATABASE_URL, { poolSize: 5, onQuery: (q) => sql.push(q) });
-  const redis = createRedis(config.REDIS_URL);
+  const redisUrl = options.redisUrl ?? config.REDIS_URL;
+  const redis = createRedis(redisUrl);
   const caching = options.cache
-    ? await connectProductCaching({ redis, redisUrl: config.REDIS_URL, options: options.cache, logger, subscriberOptions: options.subscriber })
+    ? await connectProductCaching({ redis, redisUrl, options: options.cache, logger, subscriberOptions: options.subscriber })
     : undefined;
   const service = await createProductService({ prisma, logger, internalSecret: config.INTERNAL_SECRET, cache: caching });
   const port = await service.listen(0, "127.0.0.1");

@@ -37,6 +37,7 @@ export function createProductCaching({ redis, options, logger, metrics = createP
     const vanishedIds = change.vanishedIds ?? [];
     const ids = [...records.map((r) => r.id), ...vanishedIds];
     try {
+      if (redis.status !== "ready") throw new Error(`Redis is ${redis.status}`); // fail now, not after a reconnect
       await publishCommittedChange(redis, keys, {
         products: records.map((r) => [r.id, encodeProduct(r)]),
         vanishedIds,

@@ -39,6 +39,7 @@ export async function listenForInvalidations(deps: InvalidationListenerDeps): Pr
   const { subscriber, channel, cache, metrics } = deps;
   const log = deps.logger.child({ component: "cache-invalidation", channel });
   let closed = false;
+  let subscriptions = 0;
   let firstSubscription: (value: void) => void = () => undefined;
   const subscribed = new Promise<void>((resolve) => (firstSubscription = resolve));
 
@@ -52,7 +53,7 @@ export async function listenForInvalidations(deps: InvalidationListenerDeps): Pr
     }
     log.warn({ message: message.slice(0, 200) }, "unreadable invalidation; clearing L1");
     cache.clearLocal();
-    metrics.cacheInvalidations.inc({ reason: "reconnect" });
+    metrics.cacheInvalidations.inc({ reason: "clear" });
   });
   subscriber.on("close", () => {
     if (cache.live) log.warn("invalidation connection lost; L1 bypassed until it is back");
@@ -64,7 +65,7 @@ export async function listenForInvalidations(deps: InvalidationListenerDeps): Pr
     try {
       await subscriber.subscribe(channel);
       cache.clearLocal();
-      metrics.cacheInvalidations.inc({ reason: "reconnect" });
+      if (subscriptions++ > 0) metrics.cacheInvalidations.inc({ reason: "clear" });
       if (!closed) cache.setLive(true);
       firstSubscription();
     } catch (err) {
@@ -85,7 +86,7 @@ export async function listenForInvalidations(deps: InvalidationListenerDeps): Pr
     close: async () => {
       closed = true;
       cache.setLive(false);
-      await subscriber.quit().catch(() => subscriber.disconnect());
+      subscriber.disconnect(); // nothing to flush on a subscriber; quit would wait out a reconnect
     },
   };
 }

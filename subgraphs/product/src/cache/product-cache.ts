@@ -49,6 +49,7 @@ export function createProductCache({ redis, keys, options, metrics, logger }: Pr
 
   /** Writes loaded values back to L2 off the request path; close() waits for the ones still running. */
   function writeBack(entries: [string, EncodedProduct, number][]) {
+    if (redis.status !== "ready") return;
     const write = putProducts(redis, keys, entries).catch((err) => log.warn({ err }, "could not write products to L2"));
     writes.add(write);
     void write.finally(() => writes.delete(write));
@@ -57,7 +58,8 @@ export function createProductCache({ redis, keys, options, metrics, logger }: Pr
   async function readL2(ids: string[]): Promise<Map<string, Loaded>> {
     const found = new Map<string, Loaded>();
     try {
-      const raws = await redis.mget(ids.map(keys.product));
+      // While Redis is away, go straight to the database instead of queueing behind a reconnect.
+      const raws = redis.status === "ready" ? await redis.mget(ids.map(keys.product)) : [];
       raws.forEach((raw, i) => raw !== null && found.set(ids[i]!, decodeEntry(raw)));
     } catch (err) {
       log.warn({ err }, "L2 read failed; loading from the database");

@@ -40,6 +40,7 @@ export function createQueryCache({ redis, keys, options, metrics, logger }: Quer
   const count = (level: "l1" | "l2", result: "hit" | "miss") => metrics.cacheRequests.inc({ cache: "query", level, result });
 
   async function generation(): Promise<string | null> {
+    if (redis.status !== "ready") return null;
     try {
       return (await redis.get(keys.generation)) ?? "0";
     } catch (err) {
@@ -61,6 +62,7 @@ export function createQueryCache({ redis, keys, options, metrics, logger }: Quer
     const result = await load();
     metrics.cacheLoads.inc({ cache: "query", source: "database" });
     l1.set(key, result.list);
+    if (redis.status !== "ready") return result;
     const write = redis.set(key, JSON.stringify(result.list), "PX", ttlMs).catch((err) => log.warn({ err }, "could not write a result to L2"));
     writes.add(write);
     void write.finally(() => writes.delete(write));
