@@ -1,4 +1,5 @@
 import { runConsumer, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import { groupName } from "./groups.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { orderStatusChanged, parseEventData } from "./event-data.ts";
 import { markProcessed } from "./processed.ts";
@@ -22,7 +23,7 @@ export function startFulfilment({ ctx, producer, logger, transitions }: Fulfilme
   return runConsumer({
     ctx,
     producer,
-    groupId: FULFILMENT,
+    groupId: groupName(ctx, FULFILMENT),
     topics: ["order"],
     logger,
     handle: async (event) => {

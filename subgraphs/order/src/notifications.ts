@@ -1,4 +1,5 @@
 import { runConsumer, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import { groupName } from "./groups.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { OrderSnapshot } from "../../../common/events.ts";
@@ -45,7 +46,7 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
   return runConsumer({
     ctx,
     producer,
-    groupId: NOTIFICATIONS,
+    groupId: groupName(ctx, NOTIFICATIONS),
     topics: ["order"],
     logger,
     handle: async (event) => {

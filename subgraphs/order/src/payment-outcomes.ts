@@ -1,4 +1,5 @@
 import { runConsumer, PermanentEventError, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import { groupName } from "./groups.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { parseEventData, paymentFailed, paymentSucceeded } from "./event-data.ts";
 import { requestRefund } from "./payments.ts";
@@ -46,7 +47,7 @@ export function startPaymentOutcomes({ ctx, producer, logger, transitions, now }
   return runConsumer({
     ctx,
     producer,
-    groupId: PAYMENT_OUTCOMES,
+    groupId: groupName(ctx, PAYMENT_OUTCOMES),
     topics: ["payment"],
     logger,
     handle: async (event) => {

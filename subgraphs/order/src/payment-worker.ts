@@ -1,4 +1,5 @@
 import { runConsumer, PermanentEventError, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import { groupName } from "./groups.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { parseEventData, paymentRequested } from "./event-data.ts";
@@ -25,7 +26,7 @@ export function startPaymentWorker({ ctx, producer, prisma, logger, provider }: 
   return runConsumer({
     ctx,
     producer,
-    groupId: PAYMENT_WORKER,
+    groupId: groupName(ctx, PAYMENT_WORKER),
     topics: ["payment"],
     logger,
     handle: async (event) => {

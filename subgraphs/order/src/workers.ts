@@ -22,14 +22,13 @@ export interface OrderWorkersDeps {
 
 /**
  * The order subgraph's background work: one consumer group per job (a stuck mailer never holds up payments)
- * and the expiry sweeper. Closing stops them in reverse order.
+ * and the expiry sweeper. They are independent of each other, so closing stops them all at once.
  */
 export async function startOrderWorkers(deps: OrderWorkersDeps): Promise<{ close: () => Promise<void> }> {
   const { domain, ctx, producer, logger } = deps;
   const started: { close: () => Promise<unknown> }[] = [];
-  const close = async () => {
-    for (const worker of started.reverse()) await worker.close();
-  };
+  // In parallel: each kafkajs consumer waits out its current fetch (up to 5 s) before it leaves its group.
+  const close = async () => void (await Promise.all(started.map((worker) => worker.close())));
   try {
     if (deps.sweepIntervalMs > 0) started.push(domain.sweeper.start(deps.sweepIntervalMs));
     started.push(await startPaymentWorker({ ctx, producer, prisma: domain.prisma, logger, provider: deps.provider }));

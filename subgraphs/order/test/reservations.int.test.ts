@@ -25,7 +25,7 @@ async function product(available: number, reserved = 0, sold = 0): Promise<strin
 }
 
 async function counts(id: string) {
-  const [available, reserved, sold] = (await redis.hmget(stockKey(id), "available", "reserved", "sold")).map(Number);
+  const [available = 0, reserved = 0, sold = 0] = (await redis.hmget(stockKey(id), "available", "reserved", "sold")).map(Number);
   return { available, reserved, sold };
 }
 

@@ -1,4 +1,3 @@
-import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
@@ -26,7 +25,7 @@ export interface OrderStackOptions {
   now?: () => number;
   /** Default: the development provider with no latency. */
   provider?: PaymentProvider;
-  /** Where notification mails are written (default: a fresh temporary directory). */
+  /** Where notification mails are written (default: `<tmp>/flashgraph-test-mail`, shared by test processes). */
   mailDir?: string;
 }
 
@@ -58,7 +57,8 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
   });
   const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET });
   const port = await service.listen(0, "127.0.0.1");
-  const mailDir = options.mailDir ?? mkdtempSync(path.join(tmpdir(), "flashgraph-mail-"));
+  // One directory for every test process: whichever process's consumer mails an order, the test finds it by order id.
+  const mailDir = options.mailDir ?? path.join(tmpdir(), "flashgraph-test-mail");
   const mailer = createMailer({ from: config.MAIL_FROM, smtpUrl: "", mailDir });
   const workers = options.workers
     ? await startOrderWorkers({
@@ -81,6 +81,8 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
       await workers?.close();
       await service.close();
       mailer.close();
+      // The index is this stack's alone; reservations left in it expire through the database pass of any sweeper.
+      await deps.redis.del(domain.reservations.index);
     },
   };
 }

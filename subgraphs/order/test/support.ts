@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Redis } from "../../../common/redis.ts";
+import type { KafkaContext } from "../../../common/kafka.ts";
 import { stockKey } from "../../../common/stock.ts";
 import { uniqueSku, type GraphQLResponse } from "../../../test/harness.ts";
 
@@ -29,7 +30,8 @@ export async function createProduct(gql: Gql, admin: string, stock: number, over
 }
 
 export const line = (product: TestProduct, quantity = 1) => ({ productId: product.id, quantity, expectedPriceCents: product.priceCents, priceVersion: product.priceVersion });
-export const orderInput = (items: ReturnType<typeof line>[], idempotencyKey: string = randomUUID()) => ({ idempotencyKey, items });
+export type LineInput = { productId: string; quantity: number; expectedPriceCents?: number; priceVersion?: number };
+export const orderInput = (items: LineInput[], idempotencyKey: string = randomUUID()) => ({ idempotencyKey, items });
 
 export interface Counts {
   available: number;
@@ -68,3 +70,42 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 }
 
 export const codeOf = (res: GraphQLResponse) => res.errors?.[0]?.extensions?.code as string | undefined;
+
+export interface RawMessage {
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * Like the harness's `watchTopic`, but keeps messages raw (a dead-letter topic holds things that are not
+ * JSON): every partition is read from its current end, so history is skipped and nothing new is missed.
+ */
+export async function watchRaw(kafka: KafkaContext, topic: string) {
+  const name = kafka.topic(topic);
+  const admin = kafka.kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(name);
+  await admin.disconnect();
+  const messages: RawMessage[] = [];
+  const consumer = kafka.kafka.consumer({ groupId: `test-watch-raw-${randomUUID()}`, allowAutoTopicCreation: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic: name, fromBeginning: false });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.run({
+    eachMessage: async ({ message }) =>
+      void messages.push({
+        key: message.key?.toString() ?? null,
+        value: message.value?.toString() ?? "",
+        headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+      }),
+  });
+  for (const { partition, offset } of offsets) consumer.seek({ topic: name, partition, offset });
+  await joined;
+  return {
+    messages,
+    waitFor: (predicate: (m: RawMessage) => boolean, timeoutMs = 20_000) =>
+      eventually(async () => messages.find(predicate), timeoutMs, `a message on ${name}`),
+    close: () => consumer.disconnect(),
+  };
+}
