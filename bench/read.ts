@@ -29,12 +29,18 @@ Object.assign(env, { DATABASE_URL: dbUrl.toString(), KAFKA_TOPIC_PREFIX: "bench.
 await prepare(loadConfig(env), log);
 const ids = await ensureCatalogue(env.DATABASE_URL!);
 
-const SCENARIOS = {
-  "products(first: 20) + stock": () => ({ query: "{ products(first: 20) { nodes { name priceCents stock { available } } } }" }),
-  "product(id) + stock": () => ({
-    query: "query($id: ID!) { product(id: $id) { name priceCents stock { available } } }",
-    variables: { id: ids[Math.floor(Math.random() * ids.length)] },
-  }),
+const randomId = () => ids[Math.floor(Math.random() * ids.length)];
+/** What the issue asks for goes through the router; the last row shows the product subgraph's own share. */
+const SCENARIOS: Record<string, { target: "router" | "product"; body: () => object }> = {
+  "products(first: 20) + stock": { target: "router", body: () => ({ query: "{ products(first: 20) { nodes { name priceCents stock { available } } } }" }) },
+  "product(id) + stock": {
+    target: "router",
+    body: () => ({ query: "query($id: ID!) { product(id: $id) { name priceCents stock { available } } }", variables: { id: randomId() } }),
+  },
+  "product(id), product subgraph alone": {
+    target: "product",
+    body: () => ({ query: "query($id: ID!) { product(id: $id) { name priceCents } }", variables: { id: randomId() } }),
+  },
 };
 
 type Run = Awaited<ReturnType<typeof measure>>;
@@ -42,11 +48,11 @@ interface Row extends Run { scenario: string; cache: "off" | "on" }
 const stacks = { off: await startStack(false), on: await startStack(true) };
 const rows: Row[] = [];
 try {
-  for (const [scenario, body] of Object.entries(SCENARIOS)) {
-    for (const stack of Object.values(stacks)) await load(stack.url, body, 3); // warm-up: connections, JIT, the cache
+  for (const [scenario, { target, body }] of Object.entries(SCENARIOS)) {
+    for (const stack of Object.values(stacks)) await load(stack.urls[target], body, 3); // warm-up: connections, JIT, the cache
     const runs: Record<"off" | "on", Run[]> = { off: [], on: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const cache of ["off", "on"] as const) runs[cache].push(await measure(stacks[cache], body));
+      for (const cache of ["off", "on"] as const) runs[cache].push(await measure(stacks[cache], target, body));
     }
     for (const cache of ["off", "on"] as const) rows.push({ scenario, cache, ...medianRun(runs[cache]) });
   }
@@ -97,7 +103,7 @@ async function startStack(cacheEnabled: boolean) {
   run("router/src/main.ts");
   await waitFor(`http://127.0.0.1:${router}/health`);
   return {
-    url: `http://127.0.0.1:${router}/graphql`,
+    urls: { router: `http://127.0.0.1:${router}/graphql`, product: childEnv.PRODUCT_URL },
     productMetrics: `http://127.0.0.1:${product}/metrics`,
     /** Router first, so no request in flight meets a subgraph that is already gone. */
     stop: async () => {
@@ -142,13 +148,13 @@ function settle() {
   return new Promise((r) => setTimeout(r, 500));
 }
 
-async function measure(stack: Awaited<ReturnType<typeof startStack>>, body: () => object) {
+async function measure(stack: Awaited<ReturnType<typeof startStack>>, target: "router" | "product", body: () => object) {
   await settle();
   // Queries requests caused; the Kafka cache refresh (operation="refresh") reads on its own account.
   const queries = () => metricSum(stack.productMetrics, "product_store_queries_total", "", 'operation="refresh"');
   const l1 = (result: string) => metricSum(stack.productMetrics, "cache_requests_total", `level="l1",result="${result}"`);
   const [q0, hit0, miss0] = [await queries(), await l1("hit"), await l1("miss")];
-  const result = await load(stack.url, body, DURATION);
+  const result = await load(stack.urls[target], body, DURATION);
   await settle();
   const [q1, hit1, miss1] = [await queries(), await l1("hit"), await l1("miss")];
   const total = result.requests.sent;
@@ -181,7 +187,7 @@ function medianRun(runs: Run[]): Run {
 
 function report(results: Row[]) {
   const lines = [
-    `read path through the router: ${CONNECTIONS} connections, median of ${ROUNDS} alternating ${DURATION} s runs per row, ${ids.length} products`,
+    `read path: ${CONNECTIONS} connections, median of ${ROUNDS} alternating ${DURATION} s runs per row, ${ids.length} products`,
     "",
     "| scenario | cache | req/s | p50 ms | p99 ms | product DB queries / request | L1 hit rate | errors |",
     "|---|---|---:|---:|---:|---:|---:|---:|",

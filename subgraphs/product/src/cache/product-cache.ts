@@ -102,7 +102,7 @@ export function createProductCache({ redis, keys, options, metrics, logger }: Pr
     }
     if (toLoad.length > 0) {
       const batch = new Map<string, Flight>();
-      const loading = loadBatch(toLoad, batch, load);
+      const loading = loadBatch(toLoad, batch, load); // reads `batch` only after its first await: filled below by then
       for (const id of toLoad) {
         const flight: Flight = { promise: loading.then((found) => found.get(id) ?? null), stale: false };
         batch.set(id, flight);
