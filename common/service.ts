@@ -83,6 +83,9 @@ export async function createService<TContext extends BaseContext>(options: Servi
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema! }),
     formatError,
     includeStacktraceInErrorResponses: false,
+    // The lifecycle in main.ts handles SIGTERM: it drains this server, then closes Kafka, Redis and
+    // PostgreSQL in reverse start order. Apollo's own handler would stop only the server, then exit.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ...(options.gateway ? [] : [ApolloServerPluginInlineTraceDisabled()]),
