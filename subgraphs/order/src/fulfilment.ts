@@ -27,9 +27,10 @@ export function startFulfilment({ ctx, producer, logger, transitions }: Fulfilme
     topics: ["order"],
     logger,
     handle: async (event) => {
-      if (event.type !== "OrderStatusChanged") return;
+      // Most order events are not PAID: skip them before the full parse. Notifications reads every order
+      // event and dead-letters malformed ones, so nothing is lost by not parsing them here.
+      if (event.type !== "OrderStatusChanged" || (event.data as { order?: { status?: unknown } }).order?.status !== "PAID") return;
       const { order } = parseEventData(orderStatusChanged, event);
-      if (order.status !== "PAID") return;
       const result = await transitions.inTransaction(async ({ tx, apply }) =>
         (await markProcessed(tx, FULFILMENT, event.id)) ? apply(order.id, Transition.confirm()) : null,
       );

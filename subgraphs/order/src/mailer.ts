@@ -36,10 +36,14 @@ export function createMailer(options: MailerOptions): Mailer {
     };
   }
   const stream = createTransport({ streamTransport: true, buffer: true, newline: "unix" }, { from: options.from });
+  let directory: Promise<unknown> | null = null;
   return {
     async send({ to, subject, text, id }) {
       const info = await stream.sendMail({ to, subject, text });
-      await mkdir(options.mailDir, { recursive: true });
+      await (directory ??= mkdir(options.mailDir, { recursive: true }).catch((error) => {
+        directory = null;
+        throw error;
+      }));
       const file = path.join(options.mailDir, `${id}.eml`);
       await writeFile(`${file}.tmp`, info.message as Buffer);
       await rename(`${file}.tmp`, file);

@@ -7,6 +7,7 @@ import { createOrderService } from "./server.ts";
 import { startOrderWorkers } from "./workers.ts";
 import { createDevPaymentProvider } from "./dev-payment-provider.ts";
 import { createMailer } from "./mailer.ts";
+import { expiryIndexFor } from "./reservations.ts";
 
 const config = loadConfig();
 const logger = createLogger("order", config.LOG_LEVEL);
@@ -21,6 +22,7 @@ await lifecycle.run(async () => {
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
     tombstoneSeconds: config.RESERVATION_TOMBSTONE_SECONDS,
     orphanGraceSeconds: config.RESERVATION_ORPHAN_GRACE_SECONDS,
+    expiryIndex: expiryIndexFor(config.DATABASE_URL),
   });
   const mailer = lifecycle.add("mailer", createMailer({ from: config.MAIL_FROM, smtpUrl: config.SMTP_URL, mailDir: config.MAIL_DIR }), (m) => m.close());
   const workers = await startOrderWorkers({

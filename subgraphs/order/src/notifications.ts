@@ -55,7 +55,7 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
       if (await wasProcessed(prisma, NOTIFICATIONS, event.id)) return;
       const { subject, text } = composeOrderMail(order);
       await mailer.send({ to: `${order.userId.replace(/[^A-Za-z0-9._+-]/g, "_")}@${recipientDomain}`, subject, text, id: `${order.id}-${order.status.toLowerCase()}-${event.id}` });
-      await prisma.$transaction((tx) => markProcessed(tx, NOTIFICATIONS, event.id));
+      await markProcessed(prisma, NOTIFICATIONS, event.id);
     },
   });
 }

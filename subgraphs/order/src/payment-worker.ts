@@ -38,7 +38,7 @@ export function startPaymentWorker({ ctx, producer, prisma, logger, provider }: 
       if (payment.status !== "PENDING") return; // the webhook settled it first
       const outcome = await provider.charge(data);
       if (outcome.status === "pending") {
-        await prisma.$transaction((tx) => markProcessed(tx, PAYMENT_WORKER, event.id));
+        await markProcessed(prisma, PAYMENT_WORKER, event.id);
         return;
       }
       await settlePayment(prisma, data.paymentId, outcome, { consumer: PAYMENT_WORKER, eventId: event.id });

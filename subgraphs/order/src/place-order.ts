@@ -1,14 +1,11 @@
 import type { PrismaClient } from "../../../common/prisma.ts";
-import { isUniqueViolation } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { StockCounters } from "../../../common/stock.ts";
 import { appError, ErrorCode } from "../../../common/errors.ts";
-import { enqueue } from "../../../common/outbox.ts";
 import { orderIdFor, requestHash, type PlaceOrderRequest } from "./input.ts";
 import { priceLines } from "./pricing.ts";
-import { moveStock } from "./stock-moves.ts";
 import { withItems, type OrderRecord } from "./orders.ts";
-import { orderStatusChanged, TX_OPTIONS } from "./transitions.ts";
+import { isRawUniqueViolation, recordReservedOrder } from "./record-order.ts";
 import type { Reservations, ReservationItem } from "./reservations.ts";
 
 export interface PlaceOrderDeps {
@@ -31,7 +28,7 @@ const keyReused = () =>
  * placeOrder: the same user and key always name the same order id, so a retry finds its order (or its
  * in-flight reservation) instead of making another. Stock is taken in Redis first, in one script for all
  * items, so a refused request touches nothing durable; the order, its stock rows and its events are then
- * written in one PostgreSQL transaction.
+ * written by one PostgreSQL statement (record-order.ts).
  */
 export function createPlaceOrder(deps: PlaceOrderDeps) {
   const { prisma, reservations, counters } = deps;
@@ -78,10 +75,12 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
   return async function placeOrder(userId: string, request: PlaceOrderRequest): Promise<OrderRecord> {
     const orderId = orderIdFor(userId, request.idempotencyKey);
     const hash = requestHash(request.items);
-    const existing = await find(orderId);
-    if (existing) return sameRequest(existing, hash);
-
-    const { lines, totalCents, currency } = await priceLines(prisma, request.items);
+    // Both reads at once; a retry returns its order even if the price changed since (the price is not read then).
+    const [existing, priced] = await Promise.allSettled([find(orderId), priceLines(prisma, request.items)]);
+    if (existing.status === "rejected") throw existing.reason;
+    if (existing.value) return sameRequest(existing.value, hash);
+    if (priced.status === "rejected") throw priced.reason;
+    const { lines, totalCents, currency } = priced.value;
     const expiresAtMs = deps.now() + deps.reservationTtlSeconds * 1000;
     for (let attempt = 1; ; attempt++) {
       const reserved = await reserve(orderId, expiresAtMs, hash, lines);
@@ -93,27 +92,11 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     }
 
     try {
-      return await prisma.$transaction(async (tx) => {
-        const order = await tx.order.create({
-          data: {
-            id: orderId,
-            userId,
-            idempotencyKey: request.idempotencyKey,
-            requestHash: hash,
-            totalCents,
-            currency,
-            reservedUntil: new Date(expiresAtMs),
-            items: { createMany: { data: lines } },
-          },
-          include: withItems,
-        });
-        await enqueue(tx, "order", orderStatusChanged(order, null));
-        // Stock rows last: their row locks are what concurrent orders for a hot product queue on.
-        await enqueue(tx, "inventory", ...(await moveStock(tx, order.items, "reserve")));
-        return order;
-      }, TX_OPTIONS);
+      const order = await recordReservedOrder(prisma, { id: orderId, userId, idempotencyKey: request.idempotencyKey, requestHash: hash, totalCents, currency, reservedUntil: new Date(expiresAtMs), lines });
+      if (order) return order;
+      throw new Error(`order ${orderId}: a product has no stock row in PostgreSQL`);
     } catch (error) {
-      if (isUniqueViolation(error)) {
+      if (isRawUniqueViolation(error)) {
         // PostgreSQL has this order but Redis had no reservation for it (Redis lost its data): the one just
         // made is a second hold on the same units, so it goes back before the stored order is returned.
         await reservations.release(orderId, { forget: true });

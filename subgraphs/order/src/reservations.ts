@@ -7,6 +7,16 @@ import { stockKey } from "../../../common/stock.ts";
  * the `{stock}` hash tag of the regular stock counters, so a whole order is one script on one Cluster slot.
  */
 export const DEFAULT_EXPIRY_INDEX = "{stock}:reservations:expiry";
+
+/**
+ * The expiry index of the orders in one database. Development, test and benchmark databases often share a
+ * Redis; a sweeper must only ever see reservations whose orders it can look up, or it would release another
+ * environment's live reservations as orphans.
+ */
+export function expiryIndexFor(databaseUrl: string): string {
+  const database = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, "")) || "postgres";
+  return `${DEFAULT_EXPIRY_INDEX}:${database}`;
+}
 export const reservationKey = (orderId: string) => `{stock}:reservation:${orderId}`;
 
 export interface ReservationItem {

@@ -3,6 +3,7 @@ import { orderIdFor, parsePlaceOrderInput, requestHash } from "../src/input.ts";
 import { signWebhook, verifyWebhookSignature } from "../src/webhook.ts";
 import { composeOrderMail } from "../src/notifications.ts";
 import { createDevPaymentProvider } from "../src/dev-payment-provider.ts";
+import { expiryIndexFor } from "../src/reservations.ts";
 
 const A = "00000000-0000-4000-8000-00000000000a";
 const B = "00000000-0000-4000-8000-00000000000b";
@@ -113,5 +114,12 @@ describe("development payment provider", () => {
     await expect(provider.charge({ ...request, paymentToken: "tok_declined" })).resolves.toMatchObject({ status: "failed", reason: "card_declined" });
     await expect(provider.charge({ ...request, paymentToken: "tok_visa" })).resolves.toEqual({ status: "succeeded", providerRef: "dev_p1" });
     expect(slept).toEqual([250, 250]);
+  });
+});
+
+describe("expiry index", () => {
+  it("is one per database, inside the {stock} hash tag", () => {
+    expect(expiryIndexFor("postgresql://postgres@127.0.0.1:5432/flashgraph")).toBe("{stock}:reservations:expiry:flashgraph");
+    expect(expiryIndexFor("postgresql://u:p@db:5432/flashgraph_test?sslmode=disable")).toBe("{stock}:reservations:expiry:flashgraph_test");
   });
 });

@@ -88,6 +88,24 @@ test("a multi-item order reserves every item, priced by the catalogue, and shows
   expect(ttlMs).toBeGreaterThan(14 * 60_000);
   expect(ttlMs).toBeLessThanOrEqual(15 * 60_000);
   expect(await pgStock(stack.prisma, a.id)).toEqual({ available: 7, reserved: 3, sold: 0 });
+
+  // the same statement wrote the events: the order's, and one StockChanged per product with the committed counters
+  const outbox = await stack.prisma.outboxEvent.findMany({ where: { key: { in: [order.id, a.id, b.id] } }, orderBy: { id: "asc" } });
+  const placedEvent = outbox.find((e) => e.key === order.id)!;
+  expect(placedEvent).toMatchObject({ topic: "order", type: "OrderStatusChanged" });
+  expect(placedEvent.payload).toMatchObject({
+    id: placedEvent.eventId,
+    aggregateId: order.id,
+    version: 1,
+    data: { previousStatus: null, order: { id: order.id, status: "RESERVED", totalCents: 3 * 250 + 2 * 1_999, reservedUntil: order.reservedUntil, cancelReason: null } },
+  });
+  for (const [p, quantity, available] of [[a, 3, 7], [b, 2, 8]] as const) {
+    const reserve = outbox.filter((e) => e.key === p.id && (e.payload as any).data.reason === "reserve");
+    expect(reserve).toHaveLength(1);
+    expect(reserve[0]).toMatchObject({ topic: "inventory", type: "StockChanged" });
+    expect(reserve[0]!.payload).toMatchObject({ id: reserve[0]!.eventId, aggregateId: p.id, data: { productId: p.id, available, reserved: quantity, sold: 0, delta: quantity } });
+    expect((reserve[0]!.payload as any).data.version).toBeGreaterThan(0);
+  }
 });
 
 test("20 identical requests in parallel make one order and one reservation", async () => {
