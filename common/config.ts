@@ -79,6 +79,22 @@ const schema = z.object({
   CACHE_NEGATIVE_TTL_MS: z.coerce.number().int().min(1).default(2_000),
   /** Prefix of the cache's Redis keys and pub/sub channel; empty derives one from the database name. */
   CACHE_KEY_PREFIX: z.string().default(""),
+  /** Flash sales (docs/flash-sales.md): purchases per second one sale item accepts (its token bucket's refill rate). */
+  FLASH_SALE_RATE: z.coerce.number().int().min(1).default(2_000),
+  /** Tokens a sale item's bucket holds at most (a burst above the rate); 0 means one second's worth (FLASH_SALE_RATE). */
+  FLASH_SALE_BURST: z.coerce.number().int().min(0).default(0),
+  /** flashPurchase requests per second one client IP may send; the rest are refused before they reach Redis. */
+  FLASH_IP_RATE: z.coerce.number().int().min(1).default(10),
+  /** Burst of the per-IP limit; 0 means one second's worth (FLASH_IP_RATE). */
+  FLASH_IP_BURST: z.coerce.number().int().min(0).default(0),
+  /** Flash orders the consumer writes to PostgreSQL per statement (seed 002: 100). */
+  FLASH_ORDER_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
+  /** How long the purchase path gathers FlashOrderPlaced events into one Kafka request, in ms (kafkajs has no linger). */
+  FLASH_PUBLISH_LINGER_MS: z.coerce.number().int().min(0).max(100).default(2),
+  /** How often the flash-sale process ends sales past endsAt and returns unsold or released units, in ms; 0 turns it off. */
+  FLASH_END_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
+  /** How often the flash-sale process reloads Redis keys of scheduled and active sales that Redis lost, in ms; 0 turns it off. */
+  FLASH_WARMUP_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -69,16 +69,44 @@ export type PaymentEvent =
   | EventEnvelope<"PaymentFailed", { paymentId: string; orderId: string; reason: string }>
   | EventEnvelope<"PaymentRefundRequested", { paymentId: string; orderId: string; amountCents: number; currency: string; reason: string }>;
 
+export type FlashSaleStateName = "SCHEDULED" | "ACTIVE" | "ENDED";
+
+/** A flash sale was created or ended (`returned`: units that went back to regular stock so far). Key: the sale id. */
+export type FlashSaleEvent = EventEnvelope<
+  "FlashSaleChanged",
+  { saleId: string; state: FlashSaleStateName; reason: "created" | "ended"; items: { productId: string; quantity: number; returned: number }[] }
+>;
+
+/** A purchase the flash-sale script took in Redis, for the consumer that writes it to PostgreSQL. */
+export interface FlashOrderPlaced {
+  orderId: string;
+  userId: string;
+  idempotencyKey: string;
+  requestHash: string;
+  saleId: string;
+  productId: string;
+  quantity: number;
+  unitPriceCents: number;
+  currency: string;
+  reservedUntil: string;
+  createdAt: string;
+}
+
+/** Key: the product id, so one product's purchases stay in order on one partition (FIFO per product, seed 003). */
+export type FlashOrderEvent = EventEnvelope<"FlashOrderPlaced", FlashOrderPlaced>;
+
 /** Topic name (before `KAFKA_TOPIC_PREFIX`) -> the events it carries. Keys: the aggregate id. */
 export interface TopicEvents {
   product: ProductEvent;
   inventory: InventoryEvent;
   order: OrderEvent;
   payment: PaymentEvent;
+  "flash-sale": FlashSaleEvent;
+  "flash-order": FlashOrderEvent;
 }
 
 export type TopicName = keyof TopicEvents;
-export const TOPICS = ["product", "inventory", "order", "payment"] as const satisfies readonly TopicName[];
+export const TOPICS = ["product", "inventory", "order", "payment", "flash-sale", "flash-order"] as const satisfies readonly TopicName[];
 
 export function dlqTopic(topic: string): string {
   return `${topic}.dlq`;
