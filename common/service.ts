@@ -2,7 +2,6 @@ import http from "node:http";
 import { randomUUID } from "node:crypto";
 import express, { type Express } from "express";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
-import { expressMiddleware } from "@as-integrations/express5";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLSchema } from "graphql";
@@ -12,6 +11,7 @@ import type { GatewayInterface } from "@apollo/server-gateway-interface";
 import type { Logger } from "./logger.ts";
 import { formatError, isPublicCode } from "./errors.ts";
 import { createMetrics } from "./metrics.ts";
+import { BodyError, createGraphQLHandler, readBody } from "./graphql-http.ts";
 
 export interface ReadinessCheck {
   name: string;
@@ -41,8 +41,13 @@ export interface ServiceOptions<TContext extends BaseContext> {
   plugins?: ApolloServerPlugin<TContext>[];
   /** Per-check timeout of `/ready` in ms (default 1 000). */
   readyTimeoutMs?: number;
-  /** Adds routes (webhooks, ...) before `/graphql`. */
+  /** Adds routes (webhooks, ...); `/graphql` itself is served before express sees the request. */
   routes?: (app: Express) => void;
+  /**
+   * Looks at a `/graphql` request (body parsed) before Apollo Server does; returns true when it answered
+   * it itself (the router streams multipart subscriptions this way).
+   */
+  intercept?: (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => Promise<boolean>;
 }
 
 /** Logs every error a client would see masked, with the request id, before `formatError` hides it. */
@@ -77,7 +82,15 @@ export async function createService<TContext extends BaseContext>(options: Servi
   const { name, logger } = options;
   const app = express();
   app.disable("x-powered-by");
-  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, app);
+  let graphql: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | null = null;
+  const httpServer = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const path = req.url?.split("?", 1)[0];
+    if (path === "/graphql" && graphql && !(req.method === "GET" && /text\/html/.test(req.headers.accept ?? ""))) {
+      void graphql(req, res);
+    } else {
+      app(req, res);
+    }
+  });
   const metrics = createMetrics(name);
   const apollo = new ApolloServer<TContext>({
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema! }),
@@ -115,17 +128,28 @@ export async function createService<TContext extends BaseContext>(options: Servi
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   options.routes?.(app);
-  app.use(
-    "/graphql",
-    express.json({ limit: "1mb" }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = req.header("x-request-id") ?? randomUUID();
-        res.setHeader("x-request-id", requestId);
-        return options.context({ requestId, logger: logger.child({ requestId }) }, (name) => req.header(name));
-      },
-    }),
-  );
+  const handle = createGraphQLHandler(apollo, async (req, res) => {
+    const requestId = (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
+    res.setHeader("x-request-id", requestId);
+    return options.context({ requestId, logger: logger.child({ requestId }) }, (name) => {
+      const value = req.headers[name.toLowerCase()];
+      return Array.isArray(value) ? value.join(", ") : value;
+    });
+  });
+  graphql = async (req, res) => {
+    try {
+      const body = await readBody(req);
+      if (options.intercept && (await options.intercept(req, res, body))) return;
+      await handle(req, res, body);
+    } catch (error) {
+      const status = error instanceof BodyError ? error.status : 500;
+      if (status === 500) logger.error({ err: error }, "unexpected error serving /graphql");
+      if (!res.headersSent) res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify({ errors: [{ message: status === 500 ? "Internal server error" : (error as Error).message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));
+    }
+  };
+  // Browsers asking for the landing page (GET /graphql, Accept: text/html) go through Apollo as well.
+  app.get("/graphql", (req, res) => void handle(req, res, undefined));
 
   const subscriptions = options.subscriptions && options.schema ? serveSubscriptions(httpServer, options.schema, options, logger) : null;
 

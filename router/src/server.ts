@@ -1,7 +1,6 @@
-import express from "express";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { sandboxLandingPage } from "./landing-page.ts";
-import { verifyClientToken } from "../../common/identity.ts";
+import { createClientTokenVerifier } from "../../common/identity.ts";
 import { createService } from "../../common/service.ts";
 import type { Logger } from "../../common/logger.ts";
 import { createGateway } from "./gateway.ts";
@@ -39,7 +38,7 @@ export interface RouterOptions {
  * by the same query planner and executed here (see subscriptions/).
  */
 export async function createRouter(options: RouterOptions) {
-  const { gateway, services } = createGateway({
+  const { gateway, services, close: closeGateway } = createGateway({
     supergraphSdl: options.supergraphSdl,
     subgraphUrls: options.subgraphUrls,
     internalSecret: options.internalSecret,
@@ -54,7 +53,7 @@ export async function createRouter(options: RouterOptions) {
     internalSecret: options.internalSecret,
     logger: options.logger,
   });
-  const identityOf = (authorization: string | undefined) => verifyClientToken(authorization, options.jwtSecret);
+  const identityOf = createClientTokenVerifier(options.jwtSecret);
 
   const service = await createService<RouterContext>({
     name: "router",
@@ -70,19 +69,14 @@ export async function createRouter(options: RouterOptions) {
     plugins: [
       (options.development ?? true) ? sandboxLandingPage() : ApolloServerPluginLandingPageDisabled(),
     ],
-    routes: (app) =>
-      app.post(
-        "/graphql",
-        express.json({ limit: "1mb" }),
-        multipartSubscriptions({
-          subscribe,
-          heartbeatMs: options.heartbeatMs,
-          context: async (req) => {
-            const requestId = req.header("x-request-id") ?? crypto.randomUUID();
-            return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.header("authorization")) };
-          },
-        }),
-      ),
+    intercept: multipartSubscriptions({
+      subscribe,
+      heartbeatMs: options.heartbeatMs,
+      context: async (req) => {
+        const requestId = (req.headers["x-request-id"] as string | undefined) ?? crypto.randomUUID();
+        return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.headers.authorization) };
+      },
+    }),
     context: async (base, header) => ({ ...base, identity: await identityOf(header("authorization")) }),
   });
   const websocket = attachWebSocket({
@@ -103,6 +97,7 @@ export async function createRouter(options: RouterOptions) {
       await websocket.close();
       await upstreams.close();
       await service.close();
+      await closeGateway();
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Request, Response, NextFunction } from "express";
+import type http from "node:http";
 import { getOperationAST, parse, type DocumentNode, type ExecutionResult, type GraphQLError } from "graphql";
 import { formatError } from "../../../common/errors.ts";
 import type { SubscribeArgs } from "./subscribe.ts";
@@ -10,12 +10,12 @@ const CONTENT_TYPE = `multipart/mixed;boundary="${BOUNDARY}";subscriptionSpec="1
 
 export interface MultipartOptions {
   subscribe: (args: SubscribeArgs) => AsyncIterable<ExecutionResult> | ExecutionResult;
-  context: (req: Request) => Promise<RouterContext>;
+  context: (req: http.IncomingMessage) => Promise<RouterContext>;
   /** Interval of `{}` heartbeat parts in ms (default 5 000, as Apollo's router). */
   heartbeatMs?: number;
 }
 
-const acceptsMultipartSubscription = (req: Request) => /multipart\/mixed/i.test(req.header("accept") ?? "") && /subscriptionSpec/i.test(req.header("accept") ?? "");
+const acceptsMultipartSubscription = (req: http.IncomingMessage) => /multipart\/mixed/i.test(req.headers.accept ?? "") && /subscriptionSpec/i.test(req.headers.accept ?? "");
 
 /**
  * Each part is followed at once by the next delimiter, so a client can hand an event on as soon as it
@@ -31,41 +31,43 @@ const format = (result: ExecutionResult) => ({
 });
 
 /**
- * Express handler in front of Apollo Server for `POST /graphql`: a subscription whose client accepts
- * multipart responses is streamed here; everything else goes on to Apollo Server.
+ * Looks at `POST /graphql` before Apollo Server: a subscription whose client accepts multipart responses
+ * is streamed here (returns true); everything else goes on to Apollo Server (returns false).
  */
 export function multipartSubscriptions(options: MultipartOptions) {
   const heartbeatMs = options.heartbeatMs ?? 5_000;
-  return async (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== "POST" || typeof req.body?.query !== "string" || !/\bsubscription\b/.test(req.body.query)) return next();
+  return async (req: http.IncomingMessage, res: http.ServerResponse, rawBody: unknown): Promise<boolean> => {
+    const body = rawBody as { query?: unknown; operationName?: unknown; variables?: unknown } | undefined;
+    if (req.method !== "POST" || typeof body?.query !== "string" || !/\bsubscription\b/.test(body.query)) return false;
     let document: DocumentNode;
     try {
-      document = parse(req.body.query);
+      document = parse(body.query);
     } catch {
-      return next(); // Apollo Server answers parse errors in its usual shape
+      return false; // Apollo Server answers parse errors in its usual shape
     }
-    const operationName = typeof req.body.operationName === "string" ? req.body.operationName : null;
-    if (getOperationAST(document, operationName)?.operation !== "subscription") return next();
+    const operationName = typeof body.operationName === "string" ? body.operationName : null;
+    if (getOperationAST(document, operationName)?.operation !== "subscription") return false;
     if (!acceptsMultipartSubscription(req)) {
-      res.status(400).json({
-        errors: [
-          {
-            message: 'Subscriptions over HTTP need "Accept: multipart/mixed;subscriptionSpec=1.0"; or use WebSocket (graphql-transport-ws) on this URL.',
-            extensions: { code: "BAD_REQUEST" },
-          },
-        ],
-      });
-      return;
+      res.writeHead(400, { "content-type": "application/json" }).end(
+        JSON.stringify({
+          errors: [
+            {
+              message: 'Subscriptions over HTTP need "Accept: multipart/mixed;subscriptionSpec=1.0"; or use WebSocket (graphql-transport-ws) on this URL.',
+              extensions: { code: "BAD_REQUEST" },
+            },
+          ],
+        }),
+      );
+      return true;
     }
 
     const context = await options.context(req);
-    const stream = options.subscribe({ document, source: req.body.query, operationName, variables: req.body.variables ?? {}, context });
-    res.status(200).setHeader("content-type", CONTENT_TYPE);
-    res.setHeader("cache-control", "no-cache");
-    res.flushHeaders();
+    const variables = (body.variables ?? {}) as Record<string, unknown>;
+    const stream = options.subscribe({ document, source: body.query, operationName, variables, context });
+    res.writeHead(200, { "content-type": CONTENT_TYPE, "cache-control": "no-cache" });
     if (!(Symbol.asyncIterator in stream)) {
       res.end(`${OPEN}${part({ payload: null, errors: format(stream).errors })}${CLOSE}`);
-      return;
+      return true;
     }
     const iterator = stream[Symbol.asyncIterator]();
     const heartbeat = setInterval(() => res.write(part({})), heartbeatMs);
@@ -80,5 +82,6 @@ export function multipartSubscriptions(options: MultipartOptions) {
       clearInterval(heartbeat);
       if (!res.writableEnded) res.end(CLOSE);
     }
+    return true;
   };
 }

@@ -4,7 +4,7 @@ import { useServer } from "graphql-ws/use/ws";
 import { CloseCode } from "graphql-ws";
 import { GraphQLError, getOperationAST, parse, type ExecutionResult } from "graphql";
 import { randomUUID } from "node:crypto";
-import { verifyClientToken, type Identity } from "../../../common/identity.ts";
+import { createClientTokenVerifier, type Identity } from "../../../common/identity.ts";
 import { formatError } from "../../../common/errors.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { SubscribeArgs } from "./subscribe.ts";
@@ -41,6 +41,7 @@ export function attachWebSocket(options: WebSocketOptions) {
   const allowed = new Set(options.allowedOrigins ?? []);
   const wss = new WebSocketServer({ noServer: true });
   const states = new WeakMap<object, SocketState>();
+  const verify = createClientTokenVerifier(options.jwtSecret);
 
   const onUpgrade = (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
     if (new URL(req.url ?? "/", "http://x").pathname !== "/graphql") return socket.destroy();
@@ -59,7 +60,7 @@ export function attachWebSocket(options: WebSocketOptions) {
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs ?? 3_000,
       onConnect: async (ctx) => {
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const identity = await verifyClientToken(typeof raw === "string" ? raw : undefined, options.jwtSecret);
+        const identity = await verify(typeof raw === "string" ? raw : undefined);
         if (raw && !identity.user) return false; // graphql-ws closes with 4403 Forbidden
         states.set(ctx.extra.socket, { identity, active: new Set() });
         return true;
