@@ -8,6 +8,7 @@ import { startOrderWorkers } from "./workers.ts";
 import { createDevPaymentProvider } from "./dev-payment-provider.ts";
 import { createMailer } from "./mailer.ts";
 import { expiryIndexFor } from "./reservations.ts";
+import { createEventHub } from "../../../common/event-hub.ts";
 
 const config = loadConfig();
 const logger = createLogger("order", config.LOG_LEVEL);
@@ -36,7 +37,8 @@ await lifecycle.run(async () => {
     sweepIntervalMs: config.EXPIRY_SWEEP_INTERVAL_MS,
   });
   lifecycle.add("workers", workers, (w) => w.close());
-  const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET, readiness: infra.readiness });
+  const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["order"], service: "order", logger }), (h) => h.close());
+  const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET, readiness: infra.readiness, hub });
   lifecycle.add("http", service, (s) => s.close());
   const port = await service.listen(config.ORDER_PORT);
   logger.info({ port, mail: config.SMTP_URL ? "smtp" : config.MAIL_DIR }, "order subgraph listening");

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { forbidden } from "../../../common/errors.ts";
+import { forbidden, notFound } from "../../../common/errors.ts";
 import { requireUser, type Identity } from "../../../common/identity.ts";
 import { decodeCursor, encodeCursor, pageSize, parseInput, uuid } from "../../../common/validation.ts";
 import { DateTime } from "../../../common/scalars.ts";
@@ -7,11 +7,15 @@ import type { BaseContext } from "../../../common/service.ts";
 import { parsePlaceOrderInput } from "./input.ts";
 import type { OrderRecord, OrderReader } from "./orders.ts";
 import type { OrderDomain } from "./domain.ts";
+import type { OrderStatusChanges } from "./order-status-changes.ts";
+import type { OrderSnapshot } from "../../../common/events.ts";
 
 export interface OrderContext extends BaseContext {
   identity: Identity;
   domain: OrderDomain;
   orderLoader: ReturnType<OrderReader["createLoader"]>;
+  /** Kafka-fed order events; null where this instance runs no event hub (subscriptions refused). */
+  statusChanges: OrderStatusChanges | null;
 }
 
 const cursor = z.object({ createdAt: z.string().datetime(), id: z.string().uuid() });
@@ -52,6 +56,17 @@ export const resolvers = {
     cancelOrder: (_: unknown, args: { id: string }, ctx: OrderContext) => {
       const user = requireUser(ctx.identity);
       return ctx.domain.actions.cancel(user, parseInput(uuid, args.id, "id").toLowerCase());
+    },
+  },
+  Subscription: {
+    orderStatusChanged: {
+      subscribe: async (_: unknown, args: { orderId: string }, ctx: OrderContext) => {
+        const id = parseInput(uuid, args.orderId, "orderId").toLowerCase();
+        if (!(await visibleOrder(id, ctx))) throw notFound("Order");
+        if (!ctx.statusChanges) throw forbidden("Subscriptions are not enabled on this instance.");
+        return ctx.statusChanges(id);
+      },
+      resolve: (order: OrderSnapshot) => order,
     },
   },
   Order: {

@@ -5,6 +5,8 @@ import type { Logger } from "../../../common/logger.ts";
 import type { OrderDomain } from "./domain.ts";
 import { resolvers, type OrderContext } from "./resolvers.ts";
 import { paymentWebhookRoute } from "./webhook.ts";
+import { createOrderStatusChanges } from "./order-status-changes.ts";
+import type { EventHub } from "../../../common/event-hub.ts";
 
 export interface OrderServiceDeps {
   domain: OrderDomain;
@@ -13,23 +15,28 @@ export interface OrderServiceDeps {
   /** PAYMENT_WEBHOOK_SECRET: HMAC key of `POST /webhooks/payment`. */
   webhookSecret: string;
   readiness?: ReadinessCheck[];
+  /** Kafka fan-out for `orderStatusChanged`; without it the subscription is refused. */
+  hub?: EventHub<"order">;
 }
 
 /** Builds the order subgraph (GraphQL plus the payment webhook); it does not listen or connect anything itself. */
 export async function createOrderService(deps: OrderServiceDeps) {
   const { domain } = deps;
   const readIdentity = createInternalIdentityReader(deps.internalSecret);
+  const statusChanges = deps.hub ? createOrderStatusChanges(deps.hub) : null;
   return createService<OrderContext>({
     name: "order",
     logger: deps.logger,
     schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
     readiness: deps.readiness ?? [],
+    subscriptions: true,
     routes: paymentWebhookRoute({ prisma: domain.prisma, secret: deps.webhookSecret, logger: deps.logger }),
     context: async (base, header) => ({
       ...base,
       identity: await readIdentity(header(IDENTITY_HEADER)),
       domain,
       orderLoader: domain.orders.createLoader(),
+      statusChanges,
     }),
   });
 }

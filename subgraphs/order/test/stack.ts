@@ -13,6 +13,7 @@ import { createDevPaymentProvider } from "../src/dev-payment-provider.ts";
 import { createMailer } from "../src/mailer.ts";
 import type { PaymentProvider } from "../src/payments.ts";
 import { WEBHOOK_PATH } from "../src/webhook.ts";
+import { createEventHub } from "../../../common/event-hub.ts";
 
 export interface OrderStackOptions {
   /** Also run the payment worker, the saga consumers and notifications (default false: no Kafka groups). */
@@ -55,7 +56,8 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
     expiryIndex: `{stock}:reservations:expiry:test-${randomUUID()}`,
     now: options.now,
   });
-  const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET });
+  const hub = await createEventHub({ ctx: deps.kafka, topics: ["order"], service: "order-test", logger });
+  const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET, hub });
   const port = await service.listen(0, "127.0.0.1");
   // One directory for every test process: whichever process's consumer mails an order, the test finds it by order id.
   const mailDir = options.mailDir ?? path.join(tmpdir(), "flashgraph-test-mail");
@@ -80,6 +82,7 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
     close: async () => {
       await workers?.close();
       await service.close();
+      await hub.close();
       mailer.close();
       // The index is this stack's alone; reservations left in it expire through the database pass of any sweeper.
       await deps.redis.del(domain.reservations.index);
