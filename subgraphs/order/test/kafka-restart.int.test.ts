@@ -53,7 +53,9 @@ const freePort = () =>
 beforeAll(async () => {
   infra("kafka-stop", BROKER_DIR);
   rmSync(BROKER_DIR, { recursive: true, force: true }); // a fresh cluster: no offsets or events from earlier runs
-  [port, controllerPort] = [await freePort(), await freePort()];
+  port = await freePort();
+  do controllerPort = await freePort();
+  while (controllerPort === port);
   infra("kafka-start", BROKER_DIR, String(port), String(controllerPort));
   await ensureDatabase(DATABASE_URL);
   await migrate(DATABASE_URL);
@@ -113,6 +115,8 @@ test("with Kafka down orders are still taken; when it returns every event is pub
   const waiting = await prisma.outboxEvent.count({ where: { key: { in: [...paid, cancelled].map((o) => o.id) }, publishedAt: null } });
   expect(waiting).toBeGreaterThanOrEqual(paid.length * 2 + 2); // RESERVED and PaymentRequested per paid order, and the cancellation's
 
+  // Long enough for every client to exhaust its retries: consumers crash and keep restarting, the relay backs off.
+  await new Promise((r) => setTimeout(r, 15_000));
   infra("kafka-start", BROKER_DIR, String(port), String(controllerPort));
   for (const order of paid) {
     await eventually(async () => ((await statusOf(order.id)) === "CONFIRMED" ? true : undefined), 120_000, `order ${order.id} to confirm`);
