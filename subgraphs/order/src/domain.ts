@@ -2,7 +2,9 @@ import type { Redis } from "ioredis";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { createStockCounters } from "../../../common/stock.ts";
-import { createReservations } from "./reservations.ts";
+import { createReservations, DEFAULT_EXPIRY_INDEX } from "./reservations.ts";
+import { createFlashReservations, flashRegistryFor } from "../../flash-sale/src/flash-reservations.ts";
+import { createPendingFlashOrders } from "../../flash-sale/src/pending-orders.ts";
 import { createOrderReader } from "./orders.ts";
 import { createTransitions } from "./transitions.ts";
 import { createPlaceOrder } from "./place-order.ts";
@@ -31,9 +33,13 @@ export function createOrderDomain(options: OrderDomainOptions) {
   const { prisma, redis, logger } = options;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const reservations = createReservations(redis, { index: options.expiryIndex, tombstoneSeconds: options.tombstoneSeconds });
+  const index = options.expiryIndex ?? DEFAULT_EXPIRY_INDEX;
+  // Flash orders are paid, cancelled and expired by this code too; only their reservations live elsewhere.
+  const flash = createFlashReservations(redis, { registry: flashRegistryFor(index), tombstoneSeconds: options.tombstoneSeconds });
+  const pending = createPendingFlashOrders(prisma, flash);
+  const reservations = createReservations(redis, { index, tombstoneSeconds: options.tombstoneSeconds, flash });
   const counters = createStockCounters(redis, prisma);
-  const orders = createOrderReader(prisma);
+  const orders = createOrderReader(prisma, pending.find);
   const transitions = createTransitions({ prisma, reservations, logger });
   return {
     now,
@@ -43,7 +49,7 @@ export function createOrderDomain(options: OrderDomainOptions) {
     orders,
     transitions,
     placeOrder: createPlaceOrder({ prisma, reservations, counters, logger, reservationTtlSeconds: options.reservationTtlSeconds, now, sleep }),
-    actions: createOrderActions({ prisma, transitions, now }),
+    actions: createOrderActions({ prisma, transitions, now, persistPending: pending.persist }),
     sweeper: createSweeper({ prisma, reservations, transitions, logger, now, orphanGraceMs: options.orphanGraceSeconds * 1000 }),
   };
 }

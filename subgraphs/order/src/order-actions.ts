@@ -12,6 +12,8 @@ export interface OrderActionsDeps {
   prisma: PrismaClient;
   transitions: Transitions;
   now: () => number;
+  /** Writes a flash order PostgreSQL does not have yet and answers it (null: no such order). */
+  persistPending?: (orderId: string) => Promise<OrderRecord | null>;
 }
 
 type User = NonNullable<Identity["user"]>;
@@ -19,9 +21,9 @@ type User = NonNullable<Identity["user"]>;
 const invalidState = (status: string, message: string) => appError(ErrorCode.INVALID_STATE, message, { status });
 
 /** What a buyer does to an order after placing it: pay (starts the saga) and cancel. Owner only. */
-export function createOrderActions({ prisma, transitions, now }: OrderActionsDeps) {
+export function createOrderActions({ prisma, transitions, now, persistPending }: OrderActionsDeps) {
   async function ownedOrder(user: User, orderId: string): Promise<OrderRecord> {
-    const order = await prisma.order.findUnique({ where: { id: orderId }, include: withItems });
+    const order = (await prisma.order.findUnique({ where: { id: orderId }, include: withItems })) ?? (await persistPending?.(orderId)) ?? null;
     if (!order) throw notFound("Order");
     if (order.userId !== user.id) throw forbidden("This order belongs to someone else.");
     return order;

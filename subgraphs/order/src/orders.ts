@@ -27,8 +27,13 @@ export function toSnapshot(order: OrderRecord): OrderSnapshot {
   };
 }
 
-export function createOrderReader(prisma: PrismaClient) {
-  const find = (id: string): Promise<OrderRecord | null> => prisma.order.findUnique({ where: { id }, include: withItems });
+/**
+ * `pending` finds an order PostgreSQL does not have yet: a flash purchase answers at once and its row is
+ * written a moment later (subgraphs/flash-sale/src/pending-orders.ts), yet order(id) must find it immediately.
+ */
+export function createOrderReader(prisma: PrismaClient, pending?: (id: string) => Promise<OrderRecord | null>) {
+  const find = async (id: string): Promise<OrderRecord | null> =>
+    (await prisma.order.findUnique({ where: { id }, include: withItems })) ?? (pending ? pending(id) : null);
 
   return {
     find,
@@ -38,7 +43,7 @@ export function createOrderReader(prisma: PrismaClient) {
       new DataLoader<string, OrderRecord | null>(async (ids) => {
         const rows = await prisma.order.findMany({ where: { id: { in: [...ids] } }, include: withItems });
         const byId = new Map(rows.map((r) => [r.id, r]));
-        return ids.map((id) => byId.get(id) ?? null);
+        return Promise.all(ids.map(async (id) => byId.get(id) ?? (pending ? pending(id) : null)));
       }),
 
     /** A user's orders, newest first, after the cursor; one extra row tells whether there is a next page. */

@@ -35,11 +35,24 @@ export type SettleResult =
   | { ok: false; reason: "missing" }
   | { ok: false; reason: "already"; state: string };
 
+/**
+ * Flash-sale orders hold their units on their sale item's own keys (subgraphs/flash-sale/src/flash-reservations.ts).
+ * Each method answers null for an order that is not a flash order; release, confirm and the sweeper then use those.
+ */
+export interface FlashReservationStrategy {
+  release(orderId: string, opts: { forget?: boolean }): Promise<SettleResult | null>;
+  confirm(orderId: string): Promise<SettleResult | null>;
+  due(nowMs: number, limit: number): Promise<string[]>;
+  inspect(orderId: string): Promise<{ state: string; requestHash: string; expiresAtMs: number } | null>;
+}
+
 export interface ReservationOptions {
   /** Sorted set of reservations by expiry (default `{stock}:reservations:expiry`); tests isolate theirs. */
   index?: string;
   /** Lifetime of a settled reservation kept as a tombstone, in seconds. */
   tombstoneSeconds: number;
+  /** Where flash-sale orders' reservations are (default: none). */
+  flash?: FlashReservationStrategy;
 }
 
 export function createReservations(redis: Redis, options: ReservationOptions) {
@@ -62,9 +75,11 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
     return { ok: true, skipped: Number(value) };
   }
 
-  async function settle(script: typeof releaseScript, orderId: string, extra: (string | number)[]): Promise<SettleResult> {
-    const keys = (await stockKeysOf(orderId)) ?? [];
-    return toSettleResult(await script([index, reservationKey(orderId), ...keys], [orderId, options.tombstoneSeconds, ...extra]));
+  async function settle(script: typeof releaseScript, orderId: string, extra: (string | number)[], flash?: () => Promise<SettleResult | null>): Promise<SettleResult> {
+    const keys = await stockKeysOf(orderId);
+    const flashResult = keys === null && flash ? await flash() : null;
+    if (flashResult) return flashResult;
+    return toSettleResult(await script([index, reservationKey(orderId), ...(keys ?? [])], [orderId, options.tombstoneSeconds, ...extra]));
   }
 
   return {
@@ -90,18 +105,24 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
     },
 
     /** reserved -> available, once. `forget` deletes the reservation so its idempotency key can be used again. */
-    release: (orderId: string, opts: { forget?: boolean } = {}) => settle(releaseScript, orderId, [opts.forget ? "1" : "0"]),
+    release: (orderId: string, opts: { forget?: boolean } = {}) =>
+      settle(releaseScript, orderId, [opts.forget ? "1" : "0"], options.flash && (() => options.flash!.release(orderId, opts))),
 
     /** reserved -> sold, once. */
-    confirm: (orderId: string) => settle(confirmScript, orderId, []),
+    confirm: (orderId: string) => settle(confirmScript, orderId, [], options.flash && (() => options.flash!.confirm(orderId))),
 
     /** Order ids whose reservation expired at or before `nowMs`, oldest first. */
-    due: (nowMs: number, limit: number): Promise<string[]> => redis.zrangebyscore(index, "-inf", nowMs, "LIMIT", 0, limit),
+    async due(nowMs: number, limit: number): Promise<string[]> {
+      const regular = await redis.zrangebyscore(index, "-inf", nowMs, "LIMIT", 0, limit);
+      if (!options.flash || regular.length >= limit) return regular;
+      return [...regular, ...(await options.flash.due(nowMs, limit - regular.length))];
+    },
 
     /** The reservation's state and request hash, or null when there is none. */
     async inspect(orderId: string): Promise<{ state: string; requestHash: string; expiresAtMs: number } | null> {
       const [state, requestHash, expiresAt] = await redis.hmget(reservationKey(orderId), "state", "hash", "expiresAt");
-      return state && requestHash ? { state, requestHash, expiresAtMs: Number(expiresAt) } : null;
+      if (state && requestHash) return { state, requestHash, expiresAtMs: Number(expiresAt) };
+      return (await options.flash?.inspect(orderId)) ?? null;
     },
   };
 }

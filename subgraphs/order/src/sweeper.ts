@@ -79,9 +79,8 @@ export function createSweeper(deps: SweeperDeps) {
   }
 
   async function sweepDatabase(nowMs: number, report: SweepReport): Promise<void> {
-    // Flash-sale orders hold sale stock under their own keys and are expired by the flash-sale subgraph.
     const lapsed = await prisma.order.findMany({
-      where: { status: "RESERVED", flashSaleId: null, reservedUntil: { lte: new Date(nowMs - deps.orphanGraceMs) } },
+      where: { status: "RESERVED", reservedUntil: { lte: new Date(nowMs - deps.orphanGraceMs) } },
       select: { id: true },
       take: batchSize,
     });

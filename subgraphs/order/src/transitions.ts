@@ -63,7 +63,9 @@ export async function applyTransition(tx: Tx, orderId: string, spec: TransitionS
     include: withItems,
   });
   await enqueue(tx, "order", orderStatusChanged(order, current.status));
-  if (spec.stock) await enqueue(tx, "inventory", ...(await moveStock(tx, order.items, spec.stock)));
+  // A flash order's units are sale stock, not in the stock rows (the sale took them out when it was created);
+  // its Redis settlement (settleReservation) puts them back into the sale, or regular stock once it ended.
+  if (spec.stock && !order.flashSaleId) await enqueue(tx, "inventory", ...(await moveStock(tx, order.items, spec.stock)));
   return { changed: true, order };
 }
 

@@ -1,0 +1,42 @@
+-- Gives a flash reservation's units back to its sale item (cancelled, payment declined, expired, or a purchase
+-- whose event could not be published), once. After the sale ended they still go to the item's `remaining`;
+-- the end loop moves whatever is there to regular stock (flash_drain.lua), so each unit goes back exactly once.
+-- KEYS[1] item hash   KEYS[2] per-user units hash   KEYS[3] the order's reservation hash   KEYS[4] expiry index
+-- ARGV[1] order id   ARGV[2] tombstone TTL in seconds   ARGV[3] pub/sub channel of the sale
+-- ARGV[4] '1' deletes the reservation instead of keeping a tombstone (the order was never written, so the
+--         idempotency key must work again)
+-- Returns {'released', skipped}  units returned; skipped = 1 when Redis had lost the item (warm-up recounts it)
+--         {'noop', state}        already 'released' or 'confirmed'; nothing changed
+--         {'missing'}            no such reservation (removed from the index, nothing else changed)
+local reservation = redis.call('HMGET', KEYS[3], 'state', 'quantity', 'user')
+if not reservation[1] then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return {'missing'}
+end
+if reservation[1] ~= 'reserved' then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return {'noop', reservation[1]}
+end
+
+local quantity = tonumber(reservation[2])
+local skipped = 1
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local remaining = redis.call('HINCRBY', KEYS[1], 'remaining', quantity)
+  redis.call('HINCRBY', KEYS[1], 'sold', -quantity)
+  local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+  local v = redis.call('HMGET', KEYS[1], 'product', 'ended')
+  redis.call('PUBLISH', ARGV[3], v[1] .. ' ' .. remaining .. ' ' .. version .. ' ' .. (v[2] or '0'))
+  skipped = 0
+end
+if redis.call('HINCRBY', KEYS[2], reservation[3], -quantity) <= 0 then
+  redis.call('HDEL', KEYS[2], reservation[3])
+end
+
+redis.call('ZREM', KEYS[4], ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('DEL', KEYS[3])
+else
+  redis.call('HSET', KEYS[3], 'state', 'released')
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
+end
+return {'released', skipped}

@@ -1,0 +1,71 @@
+import type { PrismaClient } from "../../../common/prisma.ts";
+import type { FlashOrderPlaced } from "../../../common/events.ts";
+import type { OrderRecord } from "../../order/src/orders.ts";
+import { orderStatusChanged } from "../../order/src/transitions.ts";
+
+/** A flash purchase as the order subgraph's record of a RESERVED order (one line, at the sale price). */
+export function toOrderRecord(p: FlashOrderPlaced): OrderRecord {
+  const createdAt = new Date(p.createdAt);
+  return {
+    id: p.orderId,
+    userId: p.userId,
+    idempotencyKey: p.idempotencyKey,
+    requestHash: p.requestHash,
+    status: "RESERVED",
+    totalCents: p.quantity * p.unitPriceCents,
+    currency: p.currency,
+    reservedUntil: new Date(p.reservedUntil),
+    cancelReason: null,
+    flashSaleId: p.saleId,
+    createdAt,
+    updatedAt: createdAt,
+    items: [{ orderId: p.orderId, productId: p.productId, quantity: p.quantity, unitPriceCents: p.unitPriceCents }],
+  };
+}
+
+/**
+ * Writes flash orders as RESERVED orders with the ids the buyers were given, in ONE statement per batch: the
+ * orders, their lines and an OrderStatusChanged(RESERVED) outbox event for each order it inserted, exactly
+ * what placeOrder writes for a regular order. Stock rows are not touched: the units left regular stock when
+ * the sale was created. Idempotent: an order already there (a redelivery, or written on demand by payOrder)
+ * is skipped together with its line and event. Returns how many orders it inserted.
+ */
+export async function writeFlashOrders(prisma: PrismaClient, placed: readonly FlashOrderPlaced[]): Promise<number> {
+  if (placed.length === 0) return 0;
+  const rows = placed.map((p) => ({
+    id: p.orderId,
+    user_id: p.userId,
+    idempotency_key: p.idempotencyKey,
+    request_hash: p.requestHash,
+    total_cents: p.quantity * p.unitPriceCents,
+    currency: p.currency,
+    reserved_until: p.reservedUntil,
+    created_at: p.createdAt,
+    flash_sale_id: p.saleId,
+    product_id: p.productId,
+    quantity: p.quantity,
+    unit_price_cents: p.unitPriceCents,
+    event: orderStatusChanged(toOrderRecord(p), null),
+  }));
+  const [result] = await prisma.$queryRaw<{ inserted: number }[]>`
+    WITH input AS (
+      SELECT DISTINCT ON (id) * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+        id uuid, user_id text, idempotency_key text, request_hash text, total_cents int, currency text,
+        reserved_until timestamptz, created_at timestamptz, flash_sale_id uuid, product_id uuid, quantity int,
+        unit_price_cents int, event jsonb)
+    ), inserted AS (
+      INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, total_cents, currency, reserved_until, flash_sale_id, created_at, updated_at)
+      SELECT id, user_id, idempotency_key, request_hash, 'RESERVED'::"OrderStatus", total_cents, currency, reserved_until, flash_sale_id, created_at, created_at
+      FROM input
+      ON CONFLICT DO NOTHING
+      RETURNING id
+    ), lines AS (
+      INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
+      SELECT i.id, i.product_id, i.quantity, i.unit_price_cents FROM input i JOIN inserted USING (id)
+    ), events AS (
+      INSERT INTO outbox_events (event_id, topic, key, type, payload)
+      SELECT (i.event->>'id')::uuid, 'order', i.id::text, 'OrderStatusChanged', i.event FROM input i JOIN inserted USING (id)
+    )
+    SELECT count(*)::int AS inserted FROM inserted`;
+  return result?.inserted ?? 0;
+}
