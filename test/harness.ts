@@ -13,6 +13,7 @@ import { connectProductCaching } from "../subgraphs/product/src/cache/caching.ts
 import type { CacheOptions } from "../subgraphs/product/src/cache/options.ts";
 import { createInventoryService } from "../subgraphs/inventory/src/server.ts";
 import { startOrderSubgraph, type OrderStackOptions } from "../subgraphs/order/test/stack.ts";
+import { startFlashSaleSubgraph, type FlashStackOptions } from "../subgraphs/flash-sale/test/stack.ts";
 import { createEventHub } from "../common/event-hub.ts";
 import { createRouter } from "../router/src/server.ts";
 
@@ -80,7 +81,7 @@ type Closable = { close: () => Promise<unknown> };
  * The product and inventory subgraphs and the router, in this process on free ports, against the real
  * services. Later subgraphs add themselves to `extraSubgraphs`.
  */
-export async function startStack(options: { relay?: boolean; order?: OrderStackOptions; productCache?: CacheOptions } = {}) {
+export async function startStack(options: { relay?: boolean; order?: OrderStackOptions; flash?: FlashStackOptions; productCache?: CacheOptions } = {}) {
   const infra = await connectTestInfra();
   const closers: Closable[] = [];
   const serviceDeps = { prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET };
@@ -100,6 +101,9 @@ export async function startStack(options: { relay?: boolean; order?: OrderStackO
   const order = await startOrderSubgraph({ ...infra, logger, config }, options.order);
   urls.order = order.url;
   closers.push(order);
+  const flash = await startFlashSaleSubgraph({ ...infra, logger, config, orderExpiryIndex: order.domain.reservations.index }, options.flash);
+  urls["flash-sale"] = flash.url;
+  closers.push(flash);
   const router = await startRouter(urls);
   const routerUrl = router.url;
   closers.push(router);
@@ -112,6 +116,7 @@ export async function startStack(options: { relay?: boolean; order?: OrderStackO
     routerUrl,
     urls,
     order,
+    flash,
     gql: <T = Record<string, any>>(query: string, variables?: Record<string, unknown>, opts?: { token?: string }) =>
       gql<T>(routerUrl, query, variables, opts),
     close: async () => {

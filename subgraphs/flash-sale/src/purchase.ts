@@ -1,0 +1,182 @@
+import type { Redis } from "ioredis";
+import type { PrismaClient } from "../../../common/prisma.ts";
+import type { Logger } from "../../../common/logger.ts";
+import { appError, ErrorCode, InfrastructureError, notFound } from "../../../common/errors.ts";
+import { createEvent, type FlashOrderEvent, type FlashOrderPlaced } from "../../../common/events.ts";
+import { orderIdFor } from "../../order/src/input.ts";
+import { reservationKey } from "../../order/src/reservations.ts";
+import { purchaseHash, type FlashPurchaseInput } from "./input.ts";
+import { encodePointer, itemKeys, orderPointerKey } from "./keys.ts";
+import type { SaleStock, PurchaseResult } from "./sale-stock.ts";
+import type { FlashReservations } from "./flash-reservations.ts";
+import type { FlashOrderPublisher } from "./publisher.ts";
+import type { IpLimit } from "./ip-limit.ts";
+import { toOrderRecord } from "./order-writer.ts";
+import type { OrderRecord } from "../../order/src/orders.ts";
+
+export interface PurchaseDeps {
+  redis: Redis;
+  prisma: PrismaClient;
+  stock: SaleStock;
+  reservations: FlashReservations;
+  publisher: FlashOrderPublisher;
+  ipLimit: IpLimit;
+  /** Loads an item Redis does not have from PostgreSQL unless the sale ended; null when the sale has no such item. */
+  warmItem: (saleId: string, productId: string) => Promise<{ startsAt: Date; endsAt: Date } | null>;
+  logger: Logger;
+  now: () => number;
+  reservationTtlSeconds: number;
+  /** How long the order pointer (the cross-item idempotency record) is kept, in seconds. */
+  pointerTtlSeconds: number;
+  /** FLASH_SALE_RATE and the effective burst. */
+  rate: number;
+  burst: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const keyReused = () => appError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was already used for a different purchase.");
+
+/** The API error of a refusal the script made (it changed nothing). */
+function refusal(result: Exclude<PurchaseResult, { ok: true }>, productId: string): Error {
+  switch (result.reason) {
+    case "not_active":
+      return appError(ErrorCode.SALE_NOT_ACTIVE, "The flash sale is not active.", { startsAt: iso(result.startsAtMs), endsAt: iso(result.endsAtMs) });
+    case "rate":
+      return appError(ErrorCode.RATE_LIMITED, "Too many purchases right now; try again shortly.", { retryAfterMs: result.retryAfterMs });
+    case "limit":
+      return appError(ErrorCode.PURCHASE_LIMIT_EXCEEDED, `At most ${result.limit} per buyer in this sale.`, { limit: result.limit, alreadyPurchased: result.alreadyPurchased });
+    case "short":
+      return appError(ErrorCode.OUT_OF_STOCK, `Not enough left of product ${productId} in this sale; nothing was reserved.`, { productId, available: result.remaining });
+    case "reused":
+      return keyReused();
+    case "not_loaded":
+      return notFound("Flash sale item");
+    case "exists":
+      return new Error("an existing purchase is not a refusal");
+  }
+}
+
+/**
+ * flashPurchase: per-IP limit in process, then the cross-item idempotency pointer, then ONE script in Redis
+ * (window, rate, per-user limit, stock, reservation), then the order event to Kafka; no database is touched.
+ * The buyer gets the RESERVED order once its event is on Kafka; if the publish fails the reservation is
+ * released (and forgotten, so the key works again) and the buyer gets an error.
+ */
+export function createPurchase(deps: PurchaseDeps) {
+  const { redis, stock, reservations, publisher } = deps;
+  const log = deps.logger.child({ component: "flash-purchase" });
+
+  /** Claims the order id for this purchase: true if this call created the claim, or throws when it names another purchase. */
+  async function claim(orderId: string, pointer: string): Promise<boolean> {
+    const replies = (await redis
+      .pipeline()
+      .call("SET", orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds, "NX", "GET")
+      .exists(reservationKey(orderId))
+      .exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const previous = replies[0]?.[1] as string | null;
+    const regular = replies[1]?.[1] as number;
+    const created = previous === null;
+    // The same key was used for a regular order (same order id): that order owns it.
+    if ((!created && previous !== pointer) || regular === 1) {
+      if (created) await redis.del(orderPointerKey(orderId));
+      throw keyReused();
+    }
+    return created;
+  }
+
+  /**
+   * Takes back a claim after a refusal, so the refused request leaves nothing behind. A concurrent twin (same
+   * key and input) may have succeeded meanwhile; it keeps its pointer: either the twin writes it again after
+   * its script (when it did not create it), or the check here finds its reservation and restores it.
+   */
+  async function unclaim(orderId: string, pointer: string, reservation: string): Promise<void> {
+    const replies = (await redis.pipeline().del(orderPointerKey(orderId)).exists(reservation).exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const exists = replies[1]?.[1];
+    if (exists === 1) await redis.set(orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds);
+  }
+
+  async function existingOrder(placed: FlashOrderPlaced, state: string): Promise<OrderRecord> {
+    const stored = await deps.prisma.order.findUnique({ where: { id: placed.orderId }, include: { items: { orderBy: { productId: "asc" } } } });
+    if (stored) return stored;
+    // Not written yet: publish again (the writer ignores duplicates), so this answer is durable on its own
+    // even if the first request's publish is still failing.
+    if (state === "reserved") await publisher.publish(createEvent<FlashOrderEvent>("FlashOrderPlaced", placed.productId, placed));
+    return toOrderRecord(placed);
+  }
+
+  return async function purchase(userId: string, clientIp: string, input: FlashPurchaseInput): Promise<OrderRecord> {
+    const waitMs = deps.ipLimit(clientIp);
+    if (waitMs > 0) throw appError(ErrorCode.RATE_LIMITED, "Too many requests from this address.", { retryAfterMs: waitMs });
+
+    const orderId = orderIdFor(userId, input.idempotencyKey);
+    const requestHash = purchaseHash(input);
+    const pointer = encodePointer({ saleId: input.flashSaleId, productId: input.productId, requestHash });
+    const keys = itemKeys(input.flashSaleId, input.productId);
+    const claimed = await claim(orderId, pointer);
+    const nowMs = deps.now();
+    const args = {
+      saleId: input.flashSaleId,
+      productId: input.productId,
+      orderId,
+      userId,
+      idempotencyKey: input.idempotencyKey,
+      quantity: input.quantity,
+      requestHash,
+      nowMs,
+      expiresAtMs: nowMs + deps.reservationTtlSeconds * 1000,
+      rate: deps.rate,
+      burst: deps.burst,
+    };
+    let result: PurchaseResult;
+    try {
+      result = await stock.purchase(args);
+      if (!result.ok && result.reason === "not_loaded") {
+        const sale = await deps.warmItem(input.flashSaleId, input.productId);
+        result = await stock.purchase(args);
+        // Not loadable because the sale ended: that is what the buyer needs to hear, not NOT_FOUND.
+        if (sale && !result.ok && result.reason === "not_loaded") result = { ok: false, reason: "not_active", startsAtMs: sale.startsAt.getTime(), endsAtMs: sale.endsAt.getTime() };
+      }
+    } catch (error) {
+      if (claimed) await unclaim(orderId, pointer, keys.reservation(orderId)).catch(() => undefined);
+      throw error;
+    }
+
+    const placed = (priceCents: number, currency: string, createdAtMs: number, expiresAtMs: number): FlashOrderPlaced => ({
+      orderId,
+      userId,
+      idempotencyKey: input.idempotencyKey,
+      requestHash,
+      saleId: input.flashSaleId,
+      productId: input.productId,
+      quantity: input.quantity,
+      unitPriceCents: priceCents,
+      currency,
+      reservedUntil: iso(expiresAtMs),
+      createdAt: iso(createdAtMs),
+    });
+
+    if (!result.ok) {
+      if (result.reason === "exists") {
+        const currency = (await redis.hget(keys.item, "currency")) ?? "USD";
+        return existingOrder(placed(result.priceCents, currency, result.createdAtMs, result.expiresAtMs), result.state);
+      }
+      if (claimed) await unclaim(orderId, pointer, keys.reservation(orderId));
+      throw refusal(result, input.productId);
+    }
+    if (!claimed) await redis.set(orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds);
+
+    const order = placed(result.priceCents, result.currency, nowMs, args.expiresAtMs);
+    try {
+      await publisher.publish(createEvent<FlashOrderEvent>("FlashOrderPlaced", input.productId, order));
+    } catch (error) {
+      log.warn({ err: error, orderId }, "flash order not published; releasing its reservation");
+      await reservations.release(orderId, { forget: true });
+      throw new InfrastructureError("The purchase could not be recorded; nothing was bought. Try again.", true, { cause: error });
+    }
+    return toOrderRecord(order);
+  };
+}
+
+export type Purchase = ReturnType<typeof createPurchase>;

@@ -1,0 +1,90 @@
+import type { PrismaClient } from "../../../common/prisma.ts";
+import type { Logger } from "../../../common/logger.ts";
+import type { SaleStock } from "./sale-stock.ts";
+import type { FlashReservations } from "./flash-reservations.ts";
+import type { SaleReader, SaleRecord } from "./sales.ts";
+
+export interface WarmUpDeps {
+  prisma: PrismaClient;
+  stock: SaleStock;
+  reservations: FlashReservations;
+  sales: SaleReader;
+  logger: Logger;
+  now: () => number;
+}
+
+/**
+ * Puts sale items into Redis before they sell: at creation, and again for any scheduled or active item Redis
+ * lost (flush, failover without persistence). A lost item is rebuilt from PostgreSQL: remaining = quantity
+ * minus the units of the item's orders that are not CANCELLED or EXPIRED, and each buyer's units likewise.
+ * Purchases taken in Redis whose events are still on their way to PostgreSQL are not counted then: that window
+ * (Redis lost while the writer lags) is the one way the sale could sell more than its quantity (docs/flash-sales.md).
+ */
+export function createWarmUp(deps: WarmUpDeps) {
+  const { prisma, stock, reservations } = deps;
+  const log = deps.logger.child({ component: "flash-warm-up" });
+
+  async function heldUnits(saleId: string, productId: string): Promise<Map<string, number>> {
+    const rows = await prisma.$queryRaw<{ user_id: string; units: number }[]>`
+      SELECT o.user_id, sum(i.quantity)::int AS units
+      FROM orders o JOIN order_items i ON i.order_id = o.id
+      WHERE o.flash_sale_id = ${saleId}::uuid AND i.product_id = ${productId}::uuid AND o.status NOT IN ('CANCELLED', 'EXPIRED')
+      GROUP BY o.user_id`;
+    return new Map(rows.map((r) => [r.user_id, r.units]));
+  }
+
+  /** Loads the sale's items Redis does not have; returns how many it loaded. */
+  async function warmSale(sale: SaleRecord, opts: { fresh?: boolean } = {}): Promise<number> {
+    const live = await stock.read(sale.items.map((i) => ({ saleId: sale.id, productId: i.productId })));
+    const products = await prisma.product.findMany({ where: { id: { in: sale.items.map((i) => i.productId) } }, select: { id: true, currency: true } });
+    const currencyOf = new Map(products.map((p) => [p.id, p.currency.trim()]));
+    let loaded = 0;
+    for (const [index, item] of sale.items.entries()) {
+      await reservations.register(sale.id, item.productId, sale.endsAt.getTime());
+      if (live[index]) continue;
+      const users = opts.fresh ? new Map<string, number>() : await heldUnits(sale.id, item.productId);
+      const sold = [...users.values()].reduce((a, b) => a + b, 0);
+      const wrote = await stock.load({
+        saleId: sale.id,
+        productId: item.productId,
+        remaining: Math.max(0, item.quantity - item.returnedQuantity - sold),
+        sold,
+        quantity: item.quantity,
+        priceCents: item.salePriceCents,
+        currency: currencyOf.get(item.productId) ?? "USD",
+        perUserLimit: sale.perUserLimit,
+        startsAtMs: sale.startsAt.getTime(),
+        endsAtMs: sale.endsAt.getTime(),
+        ended: sale.endedAt !== null,
+        users,
+      });
+      if (wrote) loaded++;
+    }
+    if (loaded > 0 && !opts.fresh) log.warn({ saleId: sale.id, loaded }, "reloaded flash sale items Redis had lost");
+    return loaded;
+  }
+
+  return {
+    warmSale,
+
+    /**
+     * Loads one item on demand (a purchase found it missing). Answers the sale (null when it has no such item);
+     * an ended sale is not loaded: nothing can be bought from it, and its drains must not start over.
+     */
+    async warmItem(saleId: string, productId: string): Promise<SaleRecord | null> {
+      const sale = await deps.sales.find(saleId);
+      if (!sale || !sale.items.some((i) => i.productId === productId)) return null;
+      if (!sale.endedAt && sale.endsAt.getTime() > deps.now()) await warmSale(sale);
+      return sale;
+    },
+
+    /** One pass over every scheduled or active sale. */
+    async warmAll(): Promise<number> {
+      let loaded = 0;
+      for (const sale of await deps.sales.live(new Date(deps.now()))) loaded += await warmSale(sale);
+      return loaded;
+    },
+  };
+}
+
+export type WarmUp = ReturnType<typeof createWarmUp>;
