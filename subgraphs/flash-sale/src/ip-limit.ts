@@ -24,7 +24,8 @@ export function createIpLimit(options: IpLimitOptions) {
   return function take(ip: string): number {
     const t = now();
     const bucket = buckets.get(ip) ?? { tokens: capacity, at: t };
-    const tokens = Math.min(capacity, bucket.tokens + ((t - bucket.at) * options.rate) / 1000);
+    // A clock that steps back (NTP, a test) must not drain buckets: elapsed time is never negative.
+    const tokens = Math.min(capacity, bucket.tokens + (Math.max(0, t - bucket.at) * options.rate) / 1000);
     if (tokens < 1) return Math.ceil(((1 - tokens) * 1000) / options.rate);
     buckets.set(ip, { tokens: tokens - 1, at: t });
     return 0;
