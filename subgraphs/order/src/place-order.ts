@@ -3,7 +3,7 @@ import type { Logger } from "../../../common/logger.ts";
 import type { StockCounters } from "../../../common/stock.ts";
 import { appError, ErrorCode } from "../../../common/errors.ts";
 import { orderIdFor, requestHash, type PlaceOrderRequest } from "./input.ts";
-import { priceLines } from "./pricing.ts";
+import { priceLines, readForPlacement } from "./pricing.ts";
 import { withItems, type OrderRecord } from "./orders.ts";
 import { isRawUniqueViolation, recordReservedOrder } from "./record-order.ts";
 import type { Reservations, ReservationItem } from "./reservations.ts";
@@ -75,12 +75,14 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
   return async function placeOrder(userId: string, request: PlaceOrderRequest): Promise<OrderRecord> {
     const orderId = orderIdFor(userId, request.idempotencyKey);
     const hash = requestHash(request.items);
-    // Both reads at once; a retry returns its order even if the price changed since (the price is not read then).
-    const [existing, priced] = await Promise.allSettled([find(orderId), priceLines(prisma, request.items)]);
-    if (existing.status === "rejected") throw existing.reason;
-    if (existing.value) return sameRequest(existing.value, hash);
-    if (priced.status === "rejected") throw priced.reason;
-    const { lines, totalCents, currency } = priced.value;
+    const catalogue = await readForPlacement(prisma, orderId, request.items.map((i) => i.productId));
+    if (catalogue.existingRequestHash !== null) {
+      // A retry: its order, as placed, even if the price changed since (so prices are not checked).
+      if (catalogue.existingRequestHash !== hash) throw keyReused();
+      const existing = await find(orderId);
+      if (existing) return existing;
+    }
+    const { lines, totalCents, currency } = priceLines(catalogue.prices, request.items);
     const expiresAtMs = deps.now() + deps.reservationTtlSeconds * 1000;
     for (let attempt = 1; ; attempt++) {
       const reserved = await reserve(orderId, expiresAtMs, hash, lines);

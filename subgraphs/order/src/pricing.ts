@@ -8,23 +8,42 @@ export interface PricedLine {
   unitPriceCents: number;
 }
 
+export interface CataloguePrice {
+  priceCents: number;
+  priceVersion: number;
+  currency: string;
+  active: boolean;
+}
+
 const MAX_TOTAL_CENTS = 2_147_483_647; // the orders.total_cents column is a 32-bit integer
 
 /**
- * Prices the lines from the catalogue in PostgreSQL, never from the client: the client's expectedPriceCents
- * and priceVersion only detect that it showed the buyer a stale price (PRICE_CHANGED, nothing reserved).
+ * The two reads every placeOrder makes, in one round trip: the request hash of an order that already has
+ * this id (a retry), and the catalogue prices of the products, from PostgreSQL (never a cache: the price is
+ * the server's at this moment).
+ */
+export async function readForPlacement(prisma: PrismaClient, orderId: string, productIds: string[]) {
+  const rows = await prisma.$queryRaw<({ existing: string | null; id: string | null } & Partial<CataloguePrice>)[]>`
+    SELECT o.request_hash AS existing, p.id::text AS id, p.price_cents AS "priceCents", p.price_version AS "priceVersion",
+           p.currency, p.active
+    FROM (SELECT 1) AS one
+    LEFT JOIN orders o ON o.id = ${orderId}::uuid
+    LEFT JOIN products p ON p.id = ANY(${productIds}::uuid[])`;
+  const prices = new Map<string, CataloguePrice>();
+  for (const r of rows) if (r.id) prices.set(r.id, { priceCents: r.priceCents!, priceVersion: r.priceVersion!, currency: r.currency!.trim(), active: r.active! });
+  return { existingRequestHash: rows[0]?.existing ?? null, prices };
+}
+
+/**
+ * Prices the lines from the catalogue, never from the client: the client's expectedPriceCents and
+ * priceVersion only detect that it showed the buyer a stale price (PRICE_CHANGED, nothing reserved).
  * Lines keep their (product id) order.
  */
-export async function priceLines(prisma: PrismaClient, items: OrderLineInput[]): Promise<{ lines: PricedLine[]; totalCents: number; currency: string }> {
-  const products = await prisma.product.findMany({
-    where: { id: { in: items.map((i) => i.productId) } },
-    select: { id: true, priceCents: true, priceVersion: true, currency: true, active: true },
-  });
-  const byId = new Map(products.map((p) => [p.id, p]));
+export function priceLines(prices: Map<string, CataloguePrice>, items: OrderLineInput[]): { lines: PricedLine[]; totalCents: number; currency: string } {
   const currencies = new Set<string>();
   let totalCents = 0;
   const lines = items.map((item, i) => {
-    const product = byId.get(item.productId);
+    const product = prices.get(item.productId);
     if (!product || !product.active) {
       throw appError(ErrorCode.NOT_FOUND, `Product ${item.productId} does not exist.`, { productId: item.productId, field: `input.items.${i}.productId` });
     }
@@ -37,7 +56,7 @@ export async function priceLines(prisma: PrismaClient, items: OrderLineInput[]):
         priceVersion: product.priceVersion,
       });
     }
-    currencies.add(product.currency.trim());
+    currencies.add(product.currency);
     totalCents += product.priceCents * item.quantity;
     return { productId: item.productId, quantity: item.quantity, unitPriceCents: product.priceCents };
   });

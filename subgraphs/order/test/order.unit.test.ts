@@ -4,6 +4,7 @@ import { signWebhook, verifyWebhookSignature } from "../src/webhook.ts";
 import { composeOrderMail } from "../src/notifications.ts";
 import { createDevPaymentProvider } from "../src/dev-payment-provider.ts";
 import { expiryIndexFor } from "../src/reservations.ts";
+import { priceLines } from "../src/pricing.ts";
 
 const A = "00000000-0000-4000-8000-00000000000a";
 const B = "00000000-0000-4000-8000-00000000000b";
@@ -121,5 +122,42 @@ describe("expiry index", () => {
   it("is one per database, inside the {stock} hash tag", () => {
     expect(expiryIndexFor("postgresql://postgres@127.0.0.1:5432/flashgraph")).toBe("{stock}:reservations:expiry:flashgraph");
     expect(expiryIndexFor("postgresql://u:p@db:5432/flashgraph_test?sslmode=disable")).toBe("{stock}:reservations:expiry:flashgraph_test");
+  });
+});
+
+describe("pricing", () => {
+  const prices = new Map([
+    [A, { priceCents: 1_250, priceVersion: 3, currency: "EUR", active: true }],
+    [B, { priceCents: 99, priceVersion: 1, currency: "EUR", active: true }],
+  ]);
+  const item = (productId: string, quantity: number, expectedPriceCents: number | null = null, priceVersion: number | null = null) => ({ productId, quantity, expectedPriceCents, priceVersion });
+
+  it("uses the catalogue's prices, whatever the client expected, when they agree", () => {
+    expect(priceLines(prices, [item(A, 2, 1_250, 3), item(B, 5)])).toEqual({
+      lines: [{ productId: A, quantity: 2, unitPriceCents: 1_250 }, { productId: B, quantity: 5, unitPriceCents: 99 }],
+      totalCents: 2 * 1_250 + 5 * 99,
+      currency: "EUR",
+    });
+  });
+
+  it("refuses a stale price or version with the current ones", () => {
+    for (const stale of [item(A, 1, 1_000, null), item(A, 1, null, 2)]) {
+      try {
+        priceLines(prices, [stale]);
+        throw new Error("expected PRICE_CHANGED");
+      } catch (error) {
+        expect((error as GraphQLError).extensions).toEqual({ code: "PRICE_CHANGED", productId: A, priceCents: 1_250, priceVersion: 3 });
+      }
+    }
+  });
+
+  it("refuses unknown or inactive products, mixed currencies and totals beyond 32 bits", () => {
+    expect(errorOf(() => priceLines(prices, [item("00000000-0000-4000-8000-0000000000ff", 1)]))).toEqual({ code: "NOT_FOUND", field: "input.items.0.productId" });
+    const inactive = new Map([[A, { ...prices.get(A)!, active: false }]]);
+    expect(errorOf(() => priceLines(inactive, [item(A, 1)])).code).toBe("NOT_FOUND");
+    const mixed = new Map([...prices, [B, { ...prices.get(B)!, currency: "USD" }]]);
+    expect(errorOf(() => priceLines(mixed, [item(A, 1), item(B, 1)]))).toEqual({ code: "BAD_USER_INPUT", field: "input.items" });
+    const dear = new Map([[A, { ...prices.get(A)!, priceCents: 1_000_000_000 }]]);
+    expect(errorOf(() => priceLines(dear, [item(A, 3)]))).toEqual({ code: "BAD_USER_INPUT", field: "input.items" });
   });
 });
