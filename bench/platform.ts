@@ -61,8 +61,10 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
   ports.router = await freePort();
   childEnv.PORT = String(ports.router);
   const children = new Map<string, ChildProcess>();
+  // BENCH_PROFILE=<service> writes a V8 CPU profile of that service to .infra/profiles when it stops.
+  const profile = (name: string) => (process.env.BENCH_PROFILE === name ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}.infra/profiles`] : []);
   const run = (name: string, entry: string) =>
-    children.set(name, spawn(process.execPath, ["--import", "tsx", `${ROOT}${entry}`], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }));
+    children.set(name, spawn(process.execPath, [...profile(name), "--import", "tsx", `${ROOT}${entry}`], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }));
   for (const { name } of SUBGRAPHS) run(name, ENTRIES[name]!.entry);
   await Promise.all(SUBGRAPHS.map(({ name }) => waitFor(`http://127.0.0.1:${ports[name]}/health`)));
   run("router", "router/src/main.ts");

@@ -1,4 +1,3 @@
-import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { randomUUID } from "node:crypto";
 import { loadConfig } from "../common/config.ts";
@@ -38,37 +37,37 @@ const latencies: number[] = [];
 let dropped = 0;
 let initial = 0;
 let stopping = false;
-const clients: Client[] = [];
 const routerRssBefore = platform.rss("router");
 
+// Subscribers speak graphql-transport-ws directly over `ws` (connection_init, subscribe, next): the
+// graphql-ws client's per-message work made the load generator, not the router, the bottleneck here.
+const sockets: WebSocket[] = [];
 await new Promise<void>((resolve) => {
+  const connect = () => {
+    let first = true;
+    const socket = new WebSocket(wsUrl, "graphql-transport-ws");
+    sockets.push(socket);
+    socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: {} })));
+    socket.on("message", (raw: Buffer) => {
+      const message = JSON.parse(raw.toString()) as { type: string; payload?: { data?: { stockChanged: { changedAt: string } } } };
+      if (message.type === "connection_ack") {
+        socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables: { ids: [product.id] } } }));
+      } else if (message.type === "next") {
+        if (first) {
+          first = false;
+          if (++initial === SUBSCRIBERS) resolve();
+          return;
+        }
+        latencies.push(Date.now() - Date.parse(message.payload!.data!.stockChanged.changedAt));
+      } else if (message.type === "error" && !stopping) {
+        dropped++;
+      }
+    });
+    socket.on("close", () => void (stopping || dropped++));
+    socket.on("error", () => undefined);
+  };
   const connectBatch = (from: number) => {
-    for (let i = from; i < Math.min(from + 250, SUBSCRIBERS); i++) {
-      let first = true;
-      const client = createClient({
-        url: wsUrl,
-        webSocketImpl: WebSocket,
-        retryAttempts: 0,
-        on: { closed: () => void (stopping || dropped++) },
-      });
-      clients.push(client);
-      client.subscribe(
-        { query, variables: { ids: [product.id] } },
-        {
-          next: ({ data }) => {
-            const update = (data as { stockChanged: { changedAt: string } }).stockChanged;
-            if (first) {
-              first = false;
-              if (++initial === SUBSCRIBERS) resolve();
-              return;
-            }
-            latencies.push(Date.now() - Date.parse(update.changedAt));
-          },
-          error: () => void (stopping || dropped++),
-          complete: () => undefined,
-        },
-      );
-    }
+    for (let i = from; i < Math.min(from + 250, SUBSCRIBERS); i++) connect();
     if (from + 250 < SUBSCRIBERS) setTimeout(() => connectBatch(from + 250), 50);
   };
   connectBatch(0);
@@ -98,7 +97,7 @@ await Promise.all(
 );
 await new Promise((r) => setTimeout(r, 2_000)); // let the last events arrive
 stopping = true;
-await Promise.all(clients.map((c) => c.dispose()));
+for (const socket of sockets) socket.close(1000);
 await platform.stop();
 
 const sorted = [...latencies].sort((a, b) => a - b);
