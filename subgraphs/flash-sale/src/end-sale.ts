@@ -70,7 +70,8 @@ export function createSaleEnder(deps: EndSaleDeps) {
     }
   }
 
-  async function endSale(sale: SaleRecord): Promise<void> {
+  /** Ends the sale everywhere (idempotent); returns the units this call gave back. */
+  async function endSale(sale: SaleRecord): Promise<number> {
     for (const item of sale.items) await stock.end(sale.id, item.productId);
     const at = new Date(Math.min(deps.now(), sale.endsAt.getTime()));
     await prisma.$transaction(async (tx) => {
@@ -87,7 +88,9 @@ export function createSaleEnder(deps: EndSaleDeps) {
         }),
       );
     });
-    for (const item of sale.items) await drainItem(sale.id, item.productId);
+    let returned = 0;
+    for (const item of sale.items) returned += await drainItem(sale.id, item.productId);
+    return returned;
   }
 
   return {
@@ -105,8 +108,8 @@ export function createSaleEnder(deps: EndSaleDeps) {
     async endDue(recentMs: number): Promise<{ ended: number; returned: number }> {
       const now = new Date(deps.now());
       const overdue = await deps.sales.overdue(now);
-      for (const sale of overdue) await endSale(sale);
       let returned = 0;
+      for (const sale of overdue) returned += await endSale(sale);
       for (const sale of await deps.sales.endedSince(new Date(now.getTime() - recentMs), now)) {
         for (const item of sale.items) {
           try {
