@@ -12,7 +12,9 @@ const flag = (fallback: boolean) =>
  * (`loadConfig`) and passed down; nothing below `main.ts` reads `process.env`.
  */
 const schema = z.object({
+  /** `production` turns the Sandbox landing page off and masks more. */
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  /** pino log level (`npm test` uses `silent` unless set). */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** PostgreSQL, the durable record. */
   DATABASE_URL: z.string().url().default("postgresql://postgres@127.0.0.1:5432/flashgraph"),
@@ -28,18 +30,21 @@ const schema = z.object({
   JWT_SECRET: z.string().min(16).default("dev-only-jwt-secret-change-me"),
   /** HS256 secret the router signs forwarded identities with; subgraphs trust only this. */
   INTERNAL_SECRET: z.string().min(16).default("dev-only-internal-secret-change-me"),
+  /** Router port. */
   PORT: port(4000),
+  /** Subgraph ports. */
   PRODUCT_PORT: port(4001),
   INVENTORY_PORT: port(4002),
   ORDER_PORT: port(4003),
   FLASH_SALE_PORT: port(4004),
+  /** Where the router finds each subgraph (HTTP; subscriptions use the same URL over ws://). */
   PRODUCT_URL: z.string().url().default("http://127.0.0.1:4001/graphql"),
   INVENTORY_URL: z.string().url().default("http://127.0.0.1:4002/graphql"),
   ORDER_URL: z.string().url().default("http://127.0.0.1:4003/graphql"),
   FLASH_SALE_URL: z.string().url().default("http://127.0.0.1:4004/graphql"),
   /** Timeout for every call from the router to a subgraph, in milliseconds. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-  /** Browser origins allowed to call the router (comma-separated; empty allows any, for development). */
+  /** Browser origins allowed to open subscription sockets on the router (comma-separated; empty allows any, for development). */
   CORS_ORIGINS: z.string().default(""),
   /** Load the demo catalogue at `npm start` when the database has no products. */
   SEED: flag(true),
@@ -62,6 +67,7 @@ const schema = z.object({
   SMTP_URL: z.string().default(""),
   /** Where order e-mails land in development when SMTP_URL is empty (relative to the working directory). */
   MAIL_DIR: z.string().min(1).default(".infra/mail"),
+  /** Sender of order e-mails. */
   MAIL_FROM: z.string().min(3).default("FlashGraph <orders@flashgraph.local>"),
   /** There is no user directory yet: a buyer's address is `<user id>@<this domain>`. */
   MAIL_RECIPIENT_DOMAIN: z.string().min(1).default("users.flashgraph.local"),

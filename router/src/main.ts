@@ -17,6 +17,7 @@ await lifecycle.run(async () => {
     internalSecret: config.INTERNAL_SECRET,
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
     development: config.NODE_ENV !== "production",
+    allowedOrigins: config.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
     logger,
   });
   lifecycle.add("http", router, (r) => r.close());
