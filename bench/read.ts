@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { randomUUID } from "node:crypto";
 import autocannon from "autocannon";
 import { loadConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { createPrisma } from "../common/prisma.ts";
 import { infraUp, ROOT } from "../scripts/env.ts";
+import { freePort, waitFor } from "./platform.ts";
 import { prepare } from "../scripts/prepare.ts";
 import { createProductStore } from "../subgraphs/product/src/products.ts";
 
@@ -74,15 +74,6 @@ async function ensureCatalogue(databaseUrl: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function startStack(cacheEnabled: boolean) {
   const [product, inventory, router] = [await freePort(), await freePort(), await freePort()];
   const childEnv = {
@@ -110,19 +101,6 @@ async function startStack(cacheEnabled: boolean) {
       for (const child of children.reverse()) await new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM")));
     },
   };
-}
-
-async function waitFor(url: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(1_000) })).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Sum of the samples of a metric in Prometheus text whose labels contain `filter` and not `exclude`. */
