@@ -2,7 +2,7 @@ import { Agent, request as undiciRequest } from "undici";
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions, type ServiceMap } from "@apollo/gateway";
 import { LRUCache } from "lru-cache";
 import { IDENTITY_HEADER, signInternalIdentity, type Identity } from "../../common/identity.ts";
-import type { RouterContext } from "./context.ts";
+import { CLIENT_IP_HEADER, type RouterContext } from "./context.ts";
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -73,6 +73,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<RouterContext> {
     if (!ctx.identity) return; // health checks and schema loading run without a request
     request.http?.headers.set(IDENTITY_HEADER, await this.sign(ctx.identity));
     request.http?.headers.set("x-request-id", ctx.requestId!);
+    if (ctx.clientIp) request.http?.headers.set(CLIENT_IP_HEADER, ctx.clientIp);
   }
 }
 

@@ -1,10 +1,11 @@
+import type http from "node:http";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { sandboxLandingPage } from "./landing-page.ts";
 import { createClientTokenVerifier } from "../../common/identity.ts";
 import { createService } from "../../common/service.ts";
 import type { Logger } from "../../common/logger.ts";
 import { createGateway } from "./gateway.ts";
-import type { RouterContext } from "./context.ts";
+import { CLIENT_IP_HEADER, type RouterContext } from "./context.ts";
 import { createSubscriptionPlanner } from "./subscriptions/planner.ts";
 import { createUpstreams } from "./subscriptions/upstream.ts";
 import { createEventExecutor } from "./subscriptions/execute-event.ts";
@@ -30,6 +31,17 @@ export interface RouterOptions {
   heartbeatMs?: number;
   /** Time a WebSocket client has to send `connection_init` (default 3 000 ms). */
   connectionInitWaitTimeoutMs?: number;
+}
+
+/**
+ * Stamps every `/graphql` request with the address its socket came from, replacing any value the client sent,
+ * before the context reads it; the gateway forwards it to subgraphs (the flash-sale per-IP limit).
+ */
+function withClientIp(next: (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => Promise<boolean>) {
+  return (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => {
+    req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? "unknown";
+    return next(req, res, body);
+  };
 }
 
 /**
@@ -69,15 +81,15 @@ export async function createRouter(options: RouterOptions) {
     plugins: [
       (options.development ?? true) ? sandboxLandingPage() : ApolloServerPluginLandingPageDisabled(),
     ],
-    intercept: multipartSubscriptions({
+    intercept: withClientIp(multipartSubscriptions({
       subscribe,
       heartbeatMs: options.heartbeatMs,
       context: async (req) => {
         const requestId = (req.headers["x-request-id"] as string | undefined) ?? crypto.randomUUID();
         return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.headers.authorization) };
       },
-    }),
-    context: async (base, header) => ({ ...base, identity: await identityOf(header("authorization")) }),
+    })),
+    context: async (base, header) => ({ ...base, identity: await identityOf(header("authorization")), clientIp: header(CLIENT_IP_HEADER) }),
   });
   const websocket = attachWebSocket({
     httpServer: service.httpServer,

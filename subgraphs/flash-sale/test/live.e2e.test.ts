@@ -1,0 +1,80 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, expect, test } from "@jest/globals";
+import { createClient, type Client } from "graphql-ws";
+import WebSocket from "ws";
+import { adminToken, gql, startStack, token, type Stack } from "../../../test/harness.ts";
+import { createProduct, createSale, END_SALE, purchaseInput, PURCHASE } from "./support.ts";
+
+// Through the router: the per-IP limit (the router tells the subgraph the client's address) and flashSaleChanged.
+const IP_RATE = 3;
+let stack: Stack;
+let admin: string;
+const clients: Client[] = [];
+beforeAll(async () => {
+  stack = await startStack({ flash: { ipRate: IP_RATE, ipBurst: IP_RATE } });
+  admin = await adminToken();
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.dispose()));
+  await stack.close();
+});
+
+test("one client address gets FLASH_IP_RATE purchases per second; a forged x-client-ip header changes nothing", async () => {
+  const product = await createProduct(stack.gql, admin, 50);
+  const sale = await createSale(stack.gql, admin, [{ productId: product.id, quantity: 40 }], { perUserLimit: 1 });
+  const buyers = await Promise.all(Array.from({ length: IP_RATE + 3 }, () => token(`u-${randomUUID()}`)));
+  const results = await Promise.all(
+    buyers.map((t, i) => gql(stack.routerUrl, PURCHASE, { input: purchaseInput(sale.id, product.id) }, { token: t, headers: { "x-client-ip": `203.0.113.${i}` } })),
+  );
+  expect(results.filter((r) => !r.errors)).toHaveLength(IP_RATE);
+  for (const refused of results.filter((r) => r.errors)) {
+    expect(refused.errors![0]!.extensions).toMatchObject({ code: "RATE_LIMITED", retryAfterMs: expect.any(Number) });
+  }
+  // Refused before the script: the sale's counters saw only the accepted purchases.
+  const live = await stack.gql(`query($id: ID!) { flashSale(id: $id) { items { remaining } } }`, { id: sale.id });
+  expect(live.data!.flashSale.items[0].remaining).toBe(40 - IP_RATE);
+});
+
+test("flashSaleChanged: the current state first, then remaining counts as they change, then ENDED", async () => {
+  const product = await createProduct(stack.gql, admin, 20);
+  const sale = await createSale(stack.gql, admin, [{ productId: product.id, quantity: 10 }], { perUserLimit: 5 });
+  const client = createClient({ url: stack.routerUrl.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  clients.push(client);
+  const seen: { state: string; items: { remaining: number; product: { id: string } }[] }[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out; saw ${JSON.stringify(seen)}`)), 20_000);
+    const stop = client.subscribe(
+      { query: `subscription($id: ID!) { flashSaleChanged(id: $id) { id state items { remaining product { id } } } }`, variables: { id: sale.id } },
+      {
+        next: (result) => {
+          if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+          seen.push((result.data as any).flashSaleChanged);
+          // Ending is two changes: the sale stops selling (ENDED), then its unsold units go back (remaining 0).
+          if (seen.at(-1)!.state === "ENDED" && seen.at(-1)!.items[0]!.remaining === 0) {
+            clearTimeout(timer);
+            stop();
+            resolve();
+          }
+        },
+        error: reject,
+        complete: () => resolve(),
+      },
+    );
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const user = await token(`u-${randomUUID()}`);
+  await stack.gql(PURCHASE, { input: purchaseInput(sale.id, product.id, 2) }, { token: user });
+  await new Promise((r) => setTimeout(r, 250));
+  await stack.gql(PURCHASE, { input: purchaseInput(sale.id, product.id, 3) }, { token: user });
+  await new Promise((r) => setTimeout(r, 250));
+  await stack.gql(END_SALE, { id: sale.id }, { token: admin });
+  await done;
+
+  expect(seen[0]).toMatchObject({ state: "ACTIVE", items: [{ remaining: 10, product: { id: product.id } }] });
+  const remaining = seen.map((s) => s.items[0]!.remaining);
+  expect(remaining).toContain(8);
+  expect(remaining).toContain(5);
+  expect(seen.at(-1)).toMatchObject({ state: "ENDED", items: [{ remaining: 0 }] });
+  // Never an older count after a newer one: remaining only went down here.
+  expect([...remaining].sort((a, b) => b - a)).toEqual(remaining);
+});
