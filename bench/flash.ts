@@ -1,0 +1,143 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import autocannon from "autocannon";
+import { loadConfig } from "../common/config.ts";
+import { createLogger } from "../common/logger.ts";
+import { createPrisma } from "../common/prisma.ts";
+import { createRedis } from "../common/redis.ts";
+import { IDENTITY_HEADER, signClientToken, signInternalIdentity } from "../common/identity.ts";
+import { itemKeys } from "../subgraphs/flash-sale/src/keys.ts";
+import { benchEnv, percentile, startPlatform } from "./platform.ts";
+
+// bench:flash: flashPurchase through the router, then against the flash-sale subgraph directly, in one run
+// on one platform (every service a process of its own), many distinct buyers, then a no-oversell check.
+const DURATION = Number(process.env.BENCH_DURATION ?? 15);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const QUANTITY = Number(process.env.BENCH_QUANTITY ?? 25_000);
+const USERS = Number(process.env.BENCH_USERS ?? 40_000);
+const log = createLogger("bench-flash", "info");
+
+// The per-IP limit (10/s) would refuse nearly everything from one load generator: raised here, as a deployment
+// behind a trusted proxy would. The sale's own bucket is raised too unless BENCH_SALE_RATE says otherwise, so
+// every attempt exercises the whole purchase path (script + Kafka), not the cheap refusal.
+const env = await benchEnv(log, { FLASH_IP_RATE: "1000000", FLASH_SALE_RATE: process.env.BENCH_SALE_RATE ?? "1000000" });
+const config = loadConfig(env);
+const platform = await startPlatform(env);
+const prisma = createPrisma(config.DATABASE_URL);
+const redis = createRedis(config.REDIS_URL);
+
+try {
+  const admin = await signClientToken(config.JWT_SECRET, `bench-admin-${randomUUID()}`, ["admin"]);
+  const call = async (query: string, variables: object) => {
+    const res = await fetch(platform.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) });
+    const json = (await res.json()) as { data?: any; errors?: unknown };
+    if (json.errors) throw new Error(JSON.stringify(json.errors));
+    return json.data;
+  };
+  const product = async () =>
+    (await call(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
+      input: { sku: `FLASH-${randomUUID().slice(0, 8)}`, name: "Bench drop", description: "bench:flash", priceCents: 10_000, currency: "USD", initialStock: QUANTITY * 2 },
+    })).createProduct.id as string;
+  const [warm, viaRouter, direct] = [await product(), await product(), await product()];
+  const sale = (
+    await call(`mutation($input: CreateFlashSaleInput!) { createFlashSale(input: $input) { id } }`, {
+      input: {
+        name: "bench:flash",
+        startsAt: new Date(Date.now() - 1_000).toISOString(),
+        endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+        perUserLimit: 2,
+        items: [warm, viaRouter, direct].map((productId) => ({ productId, salePriceCents: 4_999, quantity: QUANTITY })),
+      },
+    })
+  ).createFlashSale.id as string;
+
+  log.info({ users: USERS }, "signing buyer tokens");
+  const users = Array.from({ length: USERS }, (_, i) => `bench-buyer-${sale.slice(0, 8)}-${i}`);
+  const bearer = await Promise.all(users.map((u) => signClientToken(config.JWT_SECRET, u)));
+
+  const runPhase = (name: string, url: string, productId: string, headersFor: (user: number) => Record<string, string>, duration: number) => {
+    const latencies: number[] = [];
+    const codes = new Map<string, number>();
+    let next = 0;
+    const starts = new WeakMap<object, number>();
+    const query = `mutation($input: FlashPurchaseInput!) { flashPurchase(input: $input) { id status totalCents } }`;
+    return new Promise<{ name: string; rps: number; p50: number; p95: number; p99: number; codes: Map<string, number>; attempts: number }>((resolve, reject) => {
+      autocannon(
+        {
+          url,
+          connections: CONNECTIONS,
+          duration,
+          requests: [
+            {
+              method: "POST",
+              setupRequest: (req, context) => {
+                const user = next++ % USERS;
+                starts.set(context, performance.now());
+                const input = { flashSaleId: sale, productId, quantity: 1, idempotencyKey: randomUUID() };
+                return { ...req, headers: { "content-type": "application/json", ...headersFor(user) }, body: JSON.stringify({ query, variables: { input } }) };
+              },
+              onResponse: (status, body, context) => {
+                latencies.push(performance.now() - (starts.get(context) ?? performance.now()));
+                const code = status !== 200 ? `HTTP_${status}` : /"status":"RESERVED"/.test(body) ? "RESERVED" : (/"code":"([A-Z_]+)"/.exec(body)?.[1] ?? "UNKNOWN");
+                codes.set(code, (codes.get(code) ?? 0) + 1);
+              },
+            },
+          ],
+        },
+        (error, result) => {
+          if (error) return reject(error);
+          latencies.sort((a, b) => a - b);
+          const attempts = latencies.length;
+          resolve({ name, rps: attempts / duration, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), codes, attempts: attempts + result.errors });
+        },
+      );
+    });
+  };
+
+  const routerHeaders = (user: number) => ({ authorization: `Bearer ${bearer[user]}` });
+  log.info("warming up through the router");
+  await runPhase("warm-up", platform.url, warm, routerHeaders, 3);
+  log.info({ duration: DURATION, connections: CONNECTIONS }, "through the router");
+  const routed = await runPhase("router", platform.url, viaRouter, routerHeaders, DURATION);
+
+  // Direct calls carry what the router would forward: the identity signed with INTERNAL_SECRET (valid 60 s).
+  const internal = await Promise.all(users.map((u) => signInternalIdentity({ user: { id: u, roles: [], isAdmin: false } }, config.INTERNAL_SECRET)));
+  const subgraphUrl = `http://127.0.0.1:${platform.ports["flash-sale"]}/graphql`;
+  log.info({ duration: DURATION, connections: CONNECTIONS }, "flash-sale subgraph directly");
+  const directRun = await runPhase("subgraph", subgraphUrl, direct, (user) => ({ [IDENTITY_HEADER]: internal[user]!, "x-client-ip": "127.0.0.1" }), DURATION);
+
+  // No oversell: Redis never sold more than the quantity, and PostgreSQL agrees once the writer caught up.
+  const verify = async (productId: string, reserved: number) => {
+    const [sold, remaining] = (await redis.hmget(itemKeys(sale, productId).item, "sold", "remaining")).map(Number) as [number, number];
+    const pgSold = async () =>
+      (await prisma.$queryRaw<{ units: number }[]>`
+        SELECT coalesce(sum(i.quantity), 0)::int AS units FROM orders o JOIN order_items i ON i.order_id = o.id
+        WHERE o.flash_sale_id = ${sale}::uuid AND i.product_id = ${productId}::uuid AND o.status NOT IN ('CANCELLED', 'EXPIRED')`)[0]!.units;
+    const started = Date.now();
+    let pg = await pgSold();
+    while (pg < sold && Date.now() - started < 60_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      pg = await pgSold();
+    }
+    return { redisSold: sold, remaining, pgSold: pg, buyersTold: reserved, catchUpMs: Date.now() - started, ok: sold <= QUANTITY && sold + remaining === QUANTITY && pg === sold && reserved <= sold && sold <= reserved + CONNECTIONS };
+  };
+  const checks = { router: await verify(viaRouter, routed.codes.get("RESERVED") ?? 0), subgraph: await verify(direct, directRun.codes.get("RESERVED") ?? 0) };
+
+  const fmt = (n: number) => n.toFixed(1);
+  console.log(`\nbench:flash  ${CONNECTIONS} connections, ${DURATION} s per target, ${USERS} buyers, ${QUANTITY} units per item, perUserLimit 2`);
+  console.log(`sale rate limit ${env.FLASH_SALE_RATE}/s, per-IP limit ${env.FLASH_IP_RATE}/s, ${config.KAFKA_PARTITIONS} partitions\n`);
+  console.log("target     attempts/s   p50 ms   p95 ms   p99 ms   answers");
+  for (const r of [routed, directRun]) {
+    const answers = [...r.codes].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(", ");
+    console.log(`${r.name.padEnd(10)} ${fmt(r.rps).padStart(10)} ${fmt(r.p50).padStart(8)} ${fmt(r.p95).padStart(8)} ${fmt(r.p99).padStart(8)}   ${answers}`);
+  }
+  console.log(`\nrouter / subgraph throughput: ${(routed.rps / directRun.rps).toFixed(2)}`);
+  for (const [name, c] of Object.entries(checks)) {
+    console.log(`no oversell (${name}): Redis sold ${c.redisSold} + remaining ${c.remaining} = ${QUANTITY}? sold <= quantity? PostgreSQL ${c.pgSold} after ${c.catchUpMs} ms; buyers told RESERVED ${c.buyersTold} (+ up to ${CONNECTIONS} answers in flight at the stop) -> ${c.ok ? "OK" : "FAILED"}`);
+  }
+  process.exitCode = Object.values(checks).every((c) => c.ok) ? 0 : 1;
+} finally {
+  await platform.stop();
+  redis.disconnect();
+  await prisma.$disconnect();
+}
