@@ -30,7 +30,7 @@ function subscribe(userToken: string | null, orderId: string) {
   let settle: (value: any[]) => void = () => undefined;
   const done = new Promise<any[]>((resolve) => (settle = resolve));
   const stop = client.subscribe({ query: STATUS, variables: { id: orderId } }, {
-    next: (value) => {
+    next: (value: any) => {
       results.push(value);
       const status = value.data?.orderStatusChanged?.status;
       if (status === "CONFIRMED" || status === "CANCELLED") settle(results);
