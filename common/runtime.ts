@@ -21,6 +21,10 @@ export function createLifecycle(logger: Logger) {
       }
     })());
 
+  // kafkajs can reject a promise nobody awaits while a broker is unreachable; Node would then kill the
+  // process, taking the HTTP service down with Kafka. Log it instead: the clients reconnect on their own.
+  process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
+
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       logger.info({ signal }, "shutting down");
