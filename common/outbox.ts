@@ -24,6 +24,8 @@ export interface OutboxRelayOptions {
   pollMs?: number;
   /** Events published per Kafka request (default 500). */
   batchSize?: number;
+  /** How long published events stay in the table (for inspection and replays), in ms (default 1 hour). */
+  retentionMs?: number;
 }
 
 const LOCK_KEY = 0x0f1a54; // one relay per database publishes at a time, so per-key order is kept
@@ -39,6 +41,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
   const { databaseUrl, ctx, producer, logger } = options;
   const pollMs = options.pollMs ?? 1_000;
   const batchSize = options.batchSize ?? 500;
+  const retentionMs = options.retentionMs ?? 3_600_000;
+  let lastPrune = 0;
   const log = logger.child({ component: "outbox-relay" });
   let client: pg.Client | null = null;
   let stopped = false;
@@ -86,6 +90,17 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
     return rows.length;
   };
 
+  /** Deletes published events past retention, a bounded batch at a time, at most once a minute. */
+  const prune = async (c: pg.Client) => {
+    if (Date.now() - lastPrune < 60_000) return;
+    lastPrune = Date.now();
+    await c.query(
+      `DELETE FROM outbox_events WHERE id IN (
+         SELECT id FROM outbox_events WHERE published_at < now() - make_interval(secs => $1) ORDER BY published_at LIMIT 10000)`,
+      [retentionMs / 1000],
+    );
+  };
+
   const loop = async () => {
     while (!stopped) {
       try {
@@ -98,7 +113,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
         while (!stopped) {
           const sent = await drain(client);
           failures = 0;
-          if (sent < batchSize) await wait(pollMs);
+          if (sent < batchSize) {
+            await prune(client);
+            await wait(pollMs);
+          }
         }
       } catch (error) {
         failures++;

@@ -13,4 +13,9 @@ export interface RouterContext extends BaseContext {
   clientIp?: string;
   /** The operation text of a WebSocket subscription (plans are cached by it). */
   operationSource?: string;
+  /**
+   * For a WebSocket subscription: sends one already-serialised `next` payload straight to the socket, so a
+   * result shared by thousands of subscribers is formatted and serialised once, not once per socket.
+   */
+  sendNext?: (payloadJson: string) => void;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Repeater } from "@repeaterjs/repeater";
 import { GraphQLError, type DocumentNode, type ExecutionResult } from "graphql";
 import { signInternalIdentity, IDENTITY_HEADER } from "../../../common/identity.ts";
+import { formatError } from "../../../common/errors.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { RouterContext } from "../context.ts";
 import type { SubscriptionPlanner, SubscriptionPlan } from "./planner.ts";
@@ -106,11 +107,13 @@ export function createSubscriber(options: {
     const key = replayKeyOf(subscriptionPlan)
       ? JSON.stringify([args.source, args.operationName ?? null, args.variables, user?.id ?? null, user?.roles ?? []])
       : randomUUID();
+    const sendNext = args.context.sendNext;
     return new Repeater<ExecutionResult>(async (push, stop) => {
       const entry = shared.get(key) ?? start(key, subscriptionPlan, args);
+      const deliver = sendNext ? (result: ExecutionResult) => sendNext(serialized(result)) : (result: ExecutionResult) => void push(result);
       // Synchronously: the replay and the live listener are in place before any further event arrives.
-      for (const result of entry.latest.values()) void push(result);
-      const listener = (result: ExecutionResult) => (result === END ? stop() : void push(result));
+      for (const result of entry.latest.values()) deliver(result);
+      const listener = (result: ExecutionResult) => (result === END ? stop() : deliver(result));
       entry.listeners.add(listener);
       await stop;
       entry.listeners.delete(listener);
@@ -123,3 +126,15 @@ export function createSubscriber(options: {
 }
 
 const END: ExecutionResult = Object.freeze({});
+
+/** One JSON text per shared result (errors masked as everywhere else), whatever the number of sockets. */
+const serializedResults = new WeakMap<ExecutionResult, string>();
+function serialized(result: ExecutionResult): string {
+  let json = serializedResults.get(result);
+  if (json === undefined) {
+    const errors = result.errors?.map((e) => formatError(typeof (e as GraphQLError).toJSON === "function" ? (e as GraphQLError).toJSON() : e));
+    json = JSON.stringify({ ...(result.data !== undefined ? { data: result.data } : {}), ...(errors ? { errors } : {}) });
+    serializedResults.set(result, json);
+  }
+  return json;
+}

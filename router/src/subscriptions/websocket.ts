@@ -81,7 +81,17 @@ export function attachWebSocket(options: WebSocketOptions) {
         }
         state.active.add(id);
         const requestId = randomUUID();
-        const contextValue: RouterContext = { requestId, logger: logger.child({ requestId }), identity: state.identity!, operationSource: payload.query };
+        const socket = ctx.extra.socket;
+        const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+        const contextValue: RouterContext = {
+          requestId,
+          logger: logger.child({ requestId }),
+          identity: state.identity!,
+          operationSource: payload.query,
+          sendNext: (json) => {
+            if (socket.readyState === socket.OPEN && state.active.has(id)) socket.send(`${prefix}${json}}`);
+          },
+        };
         return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables ?? {}, contextValue };
       },
       subscribe: (args) =>
