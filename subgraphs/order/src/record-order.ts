@@ -82,7 +82,9 @@ export async function recordReservedOrder(prisma: PrismaClient, order: NewOrder)
       FROM (SELECT ${JSON.stringify(orderEvent)}::jsonb AS e) o WHERE (SELECT ok FROM complete)
       UNION ALL
       SELECT (t.e->>'id')::uuid, 'inventory', m.product_id::text, t.e->>'type',
-             jsonb_set(t.e, '{data}', (t.e->'data') || jsonb_build_object('available', m.available, 'reserved', m.reserved, 'sold', m.sold, 'version', m.version))
+             -- occurredAt is when the row changed (after the lock wait), not when the envelope was made
+             jsonb_set(jsonb_set(t.e, '{data}', (t.e->'data') || jsonb_build_object('available', m.available, 'reserved', m.reserved, 'sold', m.sold, 'version', m.version)),
+                       '{occurredAt}', to_jsonb(clock_timestamp()))
       FROM moved m JOIN jsonb_array_elements(${JSON.stringify(stockEvents)}::jsonb) AS t(e) ON (t.e->>'aggregateId')::uuid = m.product_id
     )
     SELECT (SELECT count(*)::int FROM moved) AS moved`;
