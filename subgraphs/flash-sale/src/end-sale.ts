@@ -8,6 +8,7 @@ import { notFound } from "../../../common/errors.ts";
 import { markProcessed } from "../../order/src/processed.ts";
 import type { SaleStock } from "./sale-stock.ts";
 import type { SaleReader, SaleRecord } from "./sales.ts";
+import { runPeriodically } from "../../../common/periodic.ts";
 
 /** Namespace of drain ids; each (sale, product, drain number) names one return of units, applied once. */
 const DRAIN_NAMESPACE = "3f1d7c52-8a0e-5b7f-a2c4-6e9b1d0f4a73";
@@ -124,24 +125,7 @@ export function createSaleEnder(deps: EndSaleDeps) {
 
     /** Runs `endDue` every `intervalMs` until closed. */
     start(intervalMs: number, recentMs: number): { close: () => Promise<void> } {
-      let timer: NodeJS.Timeout | undefined;
-      let running: Promise<unknown> = Promise.resolve();
-      let stopped = false;
-      const tick = () => {
-        running = this.endDue(recentMs)
-          .catch((error) => log.warn({ err: error }, "end pass failed; retrying at the next interval"))
-          .finally(() => {
-            if (!stopped) timer = setTimeout(tick, intervalMs);
-          });
-      };
-      timer = setTimeout(tick, intervalMs);
-      return {
-        close: async () => {
-          stopped = true;
-          clearTimeout(timer);
-          await running;
-        },
-      };
+      return runPeriodically(() => this.endDue(recentMs), intervalMs, log, "end pass");
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from "../../../common/logger.ts";
 import type { OrderStatusName } from "../../../common/events.ts";
 import type { Reservations } from "./reservations.ts";
 import { Transition, type Transitions } from "./transitions.ts";
+import { runPeriodically } from "../../../common/periodic.ts";
 
 export interface SweeperDeps {
   prisma: PrismaClient;
@@ -98,24 +99,7 @@ export function createSweeper(deps: SweeperDeps) {
 
   /** Sweeps every `intervalMs` until closed; one sweep at a time per process. */
   function start(intervalMs: number): { close: () => Promise<void> } {
-    let timer: NodeJS.Timeout | undefined;
-    let running: Promise<unknown> = Promise.resolve();
-    let stopped = false;
-    const tick = () => {
-      running = sweepOnce()
-        .catch((error) => log.warn({ err: error }, "sweep failed; retrying at the next interval"))
-        .finally(() => {
-          if (!stopped) timer = setTimeout(tick, intervalMs);
-        });
-    };
-    timer = setTimeout(tick, intervalMs);
-    return {
-      close: async () => {
-        stopped = true;
-        clearTimeout(timer);
-        await running;
-      },
-    };
+    return runPeriodically(() => sweepOnce(), intervalMs, log, "sweep");
   }
 
   return { sweepOnce, start };
