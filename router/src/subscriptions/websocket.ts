@@ -26,6 +26,20 @@ export interface WebSocketOptions {
   keepAliveMs?: number;
 }
 
+/**
+ * The encoded `next` message for a subscription id and payload. A shared result goes to every socket in one
+ * loop, and clients number their subscriptions alike ("1", "2", ...), so one encoding serves most sockets.
+ */
+const lastFrames = new Map<string, { json: string; frame: Buffer }>();
+function frameFor(id: string, json: string): Buffer {
+  const last = lastFrames.get(id);
+  if (last?.json === json) return last.frame;
+  const frame = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`);
+  if (lastFrames.size > 1_000) lastFrames.clear();
+  lastFrames.set(id, { json, frame });
+  return frame;
+}
+
 interface SocketState {
   identity?: Identity;
   active: Set<string>;
@@ -82,14 +96,13 @@ export function attachWebSocket(options: WebSocketOptions) {
         state.active.add(id);
         const requestId = randomUUID();
         const socket = ctx.extra.socket;
-        const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
         const contextValue: RouterContext = {
           requestId,
           logger: logger.child({ requestId }),
           identity: state.identity!,
           operationSource: payload.query,
           sendNext: (json) => {
-            if (socket.readyState === socket.OPEN && state.active.has(id)) socket.send(`${prefix}${json}}`);
+            if (socket.readyState === socket.OPEN && state.active.has(id)) socket.send(frameFor(id, json), { binary: false });
           },
         };
         return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables ?? {}, contextValue };
