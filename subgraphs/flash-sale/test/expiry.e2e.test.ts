@@ -52,11 +52,14 @@ test("at endsAt the end loop ends the sale and returns what is unsold, once", as
     endsAt: new Date(startsAt + 30_000).toISOString(),
   });
   await stack.gql(PURCHASE, { input: purchaseInput(sale.id, product.id, 1) }, { token: await token(`u-${randomUUID()}`) });
-  expect((await stack.flash.domain.ender.endDue(3_600_000)).ended).toBe(0);
+  // The test database is shared with other test files: assert on this sale, not on global pass counts.
+  await stack.flash.domain.ender.endDue(3_600_000);
+  expect((await stack.gql(SALE, { id: sale.id })).data!.flashSale).toMatchObject({ state: "ACTIVE", items: [{ remaining: 4 }] });
+  expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
 
   offsetMs = 31_000;
-  const passes = await Promise.all([stack.flash.domain.ender.endDue(3_600_000), stack.flash.domain.ender.endDue(3_600_000)]);
-  expect(passes.reduce((n, p) => n + p.returned, 0)).toBe(4);
+  // Two passes at once: the 4 unsold units come back exactly once (9 available, not 13).
+  await Promise.all([stack.flash.domain.ender.endDue(3_600_000), stack.flash.domain.ender.endDue(3_600_000)]);
   expect((await stack.gql(SALE, { id: sale.id })).data!.flashSale).toMatchObject({ state: "ENDED", items: [{ remaining: 0 }] });
   expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 9, reserved: 0, sold: 0 });
   expect(await redisStock(stack.redis, product.id)).toEqual({ available: 9, reserved: 0, sold: 0 });
