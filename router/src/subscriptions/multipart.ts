@@ -1,6 +1,6 @@
 import type http from "node:http";
 import { getOperationAST, parse, type DocumentNode, type ExecutionResult, type GraphQLError } from "graphql";
-import { formatError } from "../../../common/errors.ts";
+import { formatResult } from "./format.ts";
 import type { SubscribeArgs } from "./subscribe.ts";
 import type { RouterContext } from "../context.ts";
 
@@ -24,11 +24,6 @@ const acceptsMultipartSubscription = (req: http.IncomingMessage) => /multipart\/
 const OPEN = `\r\n--${BOUNDARY}`;
 const part = (body: unknown) => `\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${JSON.stringify(body)}\r\n--${BOUNDARY}`;
 const CLOSE = "--\r\n";
-
-const format = (result: ExecutionResult) => ({
-  ...(result.data !== undefined ? { data: result.data } : {}),
-  ...(result.errors ? { errors: result.errors.map((e) => formatError(typeof (e as GraphQLError).toJSON === "function" ? (e as GraphQLError).toJSON() : e)) } : {}),
-});
 
 /**
  * Looks at `POST /graphql` before Apollo Server: a subscription whose client accepts multipart responses
@@ -66,7 +61,7 @@ export function multipartSubscriptions(options: MultipartOptions) {
     const stream = options.subscribe({ document, source: body.query, operationName, variables, context });
     res.writeHead(200, { "content-type": CONTENT_TYPE, "cache-control": "no-cache" });
     if (!(Symbol.asyncIterator in stream)) {
-      res.end(`${OPEN}${part({ payload: null, errors: format(stream).errors })}${CLOSE}`);
+      res.end(`${OPEN}${part({ payload: null, errors: formatResult(stream).errors })}${CLOSE}`);
       return true;
     }
     const iterator = stream[Symbol.asyncIterator]();
@@ -77,7 +72,7 @@ export function multipartSubscriptions(options: MultipartOptions) {
       void iterator.return?.();
     });
     try {
-      for (let next = await iterator.next(); !next.done; next = await iterator.next()) res.write(part({ payload: format(next.value) }));
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) res.write(part({ payload: formatResult(next.value) }));
     } finally {
       clearInterval(heartbeat);
       if (!res.writableEnded) res.end(CLOSE);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Repeater } from "@repeaterjs/repeater";
 import { GraphQLError, type DocumentNode, type ExecutionResult } from "graphql";
 import { signInternalIdentity, IDENTITY_HEADER } from "../../../common/identity.ts";
-import { formatError } from "../../../common/errors.ts";
+import { formatResult } from "./format.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { RouterContext } from "../context.ts";
 import type { SubscriptionPlanner, SubscriptionPlan } from "./planner.ts";
@@ -132,8 +132,7 @@ const serializedResults = new WeakMap<ExecutionResult, string>();
 function serialized(result: ExecutionResult): string {
   let json = serializedResults.get(result);
   if (json === undefined) {
-    const errors = result.errors?.map((e) => formatError(typeof (e as GraphQLError).toJSON === "function" ? (e as GraphQLError).toJSON() : e));
-    json = JSON.stringify({ ...(result.data !== undefined ? { data: result.data } : {}), ...(errors ? { errors } : {}) });
+    json = JSON.stringify(formatResult(result));
     serializedResults.set(result, json);
   }
   return json;

@@ -6,6 +6,7 @@ import { GraphQLError, getOperationAST, parse, type ExecutionResult } from "grap
 import { randomUUID } from "node:crypto";
 import { createClientTokenVerifier, type Identity } from "../../../common/identity.ts";
 import { formatError } from "../../../common/errors.ts";
+import { formatResult } from "./format.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { SubscribeArgs } from "./subscribe.ts";
 import type { RouterContext } from "../context.ts";
@@ -115,7 +116,7 @@ export function attachWebSocket(options: WebSocketOptions) {
           variables: (args.variableValues ?? {}) as Record<string, unknown>,
           context: args.contextValue as RouterContext,
         }) as never,
-      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON ? e.toJSON() : e)) } : result),
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? (formatResult(result) as never) : result),
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON())),
       onComplete: (ctx, id) => void states.get(ctx.extra.socket)?.active.delete(id),
     },

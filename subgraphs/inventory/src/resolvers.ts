@@ -11,7 +11,6 @@ import type { StockChanges, StockUpdate } from "./stock-changes.ts";
 
 export interface InventoryContext extends BaseContext {
   identity: Identity;
-  counters: StockCounters;
   stockLoader: DataLoader<string, StockSnapshot>;
   restock: (productId: string, quantity: number) => Promise<StockSnapshot>;
   stockChanges: StockChanges | null;

@@ -35,7 +35,6 @@ export async function createInventoryService(deps: InventoryServiceDeps) {
     context: async (base, header) => ({
       ...base,
       identity: await readIdentity(header(IDENTITY_HEADER)),
-      counters,
       stockLoader: createStockLoader(counters),
       restock,
       stockChanges,
