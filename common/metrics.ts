@@ -20,20 +20,24 @@ export function createMetrics(service: string) {
     registers: [registry],
   });
 
+  /** One answered operation: its outcome is "ok" or the first error code. */
+  const record = (operation: string, outcome: string, seconds: number) => {
+    operations.inc({ operation, outcome });
+    duration.observe({ operation }, seconds);
+  };
+
   const plugin: ApolloServerPlugin = {
     async requestDidStart() {
       const started = process.hrtime.bigint();
       return {
         async willSendResponse({ operationName, errors }) {
-          const operation = operationName ?? "anonymous";
           const code = errors?.[0]?.extensions?.code;
-          operations.inc({ operation, outcome: errors?.length ? String(code ?? "ERROR") : "ok" });
-          duration.observe({ operation }, Number(process.hrtime.bigint() - started) / 1e9);
+          record(operationName ?? "anonymous", errors?.length ? String(code ?? "ERROR") : "ok", Number(process.hrtime.bigint() - started) / 1e9);
         },
       };
     },
   };
-  return { registry, plugin };
+  return { registry, plugin, record };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

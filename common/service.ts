@@ -10,7 +10,7 @@ import { useServer } from "graphql-ws/use/ws";
 import type { GatewayInterface } from "@apollo/server-gateway-interface";
 import type { Logger } from "./logger.ts";
 import { formatError, isPublicCode } from "./errors.ts";
-import { createMetrics } from "./metrics.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
 import { BodyError, createGraphQLHandler, readBody } from "./graphql-http.ts";
 
 export interface ReadinessCheck {
@@ -48,6 +48,8 @@ export interface ServiceOptions<TContext extends BaseContext> {
    * it itself (the router streams multipart subscriptions this way).
    */
   intercept?: (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => Promise<boolean>;
+  /** The Prometheus registry served at `/metrics` (default: a new one), for callers that record on it too. */
+  metrics?: Metrics;
 }
 
 /** Logs every error a client would see masked, with the request id, before `formatError` hides it. */
@@ -91,7 +93,7 @@ export async function createService<TContext extends BaseContext>(options: Servi
       app(req, res);
     }
   });
-  const metrics = createMetrics(name);
+  const metrics = options.metrics ?? createMetrics(name);
   const apollo = new ApolloServer<TContext>({
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema! }),
     formatError,

@@ -77,8 +77,11 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<RouterContext> {
   }
 }
 
-/** The gateway plus its data sources, which the subscription executor reuses for entity fetches. */
-export function createGateway(options: GatewayOptions): { gateway: ApolloGateway; services: ServiceMap; close: () => Promise<void> } {
+/**
+ * The gateway plus what others reuse: its data sources (the subscription executor's entity fetches), the
+ * identity signer and the connection pool (the single-subgraph pass-through).
+ */
+export function createGateway(options: GatewayOptions) {
   const services: ServiceMap = {};
   const sign = createIdentitySigner(options.internalSecret);
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 128, connectTimeout: Math.min(options.timeoutMs, 5_000) });
@@ -91,5 +94,5 @@ export function createGateway(options: GatewayOptions): { gateway: ApolloGateway
       return source;
     },
   });
-  return { gateway, services, close: () => agent.close() };
+  return { gateway, services, sign, agent, close: () => agent.close() };
 }

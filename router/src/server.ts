@@ -3,8 +3,10 @@ import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/dis
 import { sandboxLandingPage } from "./landing-page.ts";
 import { createClientTokenVerifier } from "../../common/identity.ts";
 import { createService } from "../../common/service.ts";
+import { createMetrics } from "../../common/metrics.ts";
 import type { Logger } from "../../common/logger.ts";
 import { createGateway } from "./gateway.ts";
+import { createPassthrough } from "./passthrough.ts";
 import { CLIENT_IP_HEADER, type RouterContext } from "./context.ts";
 import { createSubscriptionPlanner } from "./subscriptions/planner.ts";
 import { createUpstreams } from "./subscriptions/upstream.ts";
@@ -29,6 +31,8 @@ export interface RouterOptions {
   maxSubscriptionsPerSocket?: number;
   /** Multipart heartbeat interval in ms (default 5 000). */
   heartbeatMs?: number;
+  /** Send operations one subgraph answers alone straight to it (default true; false: everything on the gateway). */
+  passthrough?: boolean;
   /** Time a WebSocket client has to send `connection_init` (default 3 000 ms). */
   connectionInitWaitTimeoutMs?: number;
 }
@@ -46,11 +50,12 @@ function withClientIp(next: (req: http.IncomingMessage, res: http.ServerResponse
 
 /**
  * The federation router: verifies the caller's JWT, plans over the supergraph and calls the subgraphs.
- * Queries and mutations run on @apollo/gateway; subscriptions (graphql-ws and multipart HTTP) are planned
- * by the same query planner and executed here (see subscriptions/).
+ * Queries and mutations one subgraph answers alone are passed straight to it (passthrough.ts); the others
+ * run on @apollo/gateway; subscriptions (graphql-ws and multipart HTTP) are planned by the same query
+ * planner and executed here (see subscriptions/).
  */
 export async function createRouter(options: RouterOptions) {
-  const { gateway, services, close: closeGateway } = createGateway({
+  const { gateway, services, sign, agent, close: closeGateway } = createGateway({
     supergraphSdl: options.supergraphSdl,
     subgraphUrls: options.subgraphUrls,
     internalSecret: options.internalSecret,
@@ -66,6 +71,25 @@ export async function createRouter(options: RouterOptions) {
     logger: options.logger,
   });
   const identityOf = createClientTokenVerifier(options.jwtSecret);
+  const metrics = createMetrics("router");
+  const passthrough = options.passthrough === false ? null : createPassthrough({
+    supergraphSdl: options.supergraphSdl,
+    subgraphUrls: options.subgraphUrls,
+    identityOf,
+    sign,
+    dispatcher: agent,
+    timeoutMs: options.subgraphTimeoutMs ?? 10_000,
+    metrics,
+    logger: options.logger,
+  });
+  const multipart = multipartSubscriptions({
+    subscribe,
+    heartbeatMs: options.heartbeatMs,
+    context: async (req) => {
+      const requestId = (req.headers["x-request-id"] as string | undefined) ?? crypto.randomUUID();
+      return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.headers.authorization) };
+    },
+  });
 
   const service = await createService<RouterContext>({
     name: "router",
@@ -81,14 +105,8 @@ export async function createRouter(options: RouterOptions) {
     plugins: [
       (options.development ?? true) ? sandboxLandingPage() : ApolloServerPluginLandingPageDisabled(),
     ],
-    intercept: withClientIp(multipartSubscriptions({
-      subscribe,
-      heartbeatMs: options.heartbeatMs,
-      context: async (req) => {
-        const requestId = (req.headers["x-request-id"] as string | undefined) ?? crypto.randomUUID();
-        return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.headers.authorization) };
-      },
-    })),
+    metrics,
+    intercept: withClientIp(async (req, res, body) => (await multipart(req, res, body)) || (passthrough !== null && (await passthrough.intercept(req, res, body)))),
     context: async (base, header) => ({ ...base, identity: await identityOf(header("authorization")), clientIp: header(CLIENT_IP_HEADER) }),
   });
   const websocket = attachWebSocket({

@@ -1,0 +1,137 @@
+import type http from "node:http";
+import { randomUUID } from "node:crypto";
+import { request, type Dispatcher } from "undici";
+import { getOperationAST, parse, validate, type GraphQLSchema } from "graphql";
+import { Supergraph, operationFromDocument } from "@apollo/federation-internals";
+import { QueryPlanner } from "@apollo/query-planner";
+import { LRUCache } from "lru-cache";
+import { IDENTITY_HEADER, type Identity } from "../../common/identity.ts";
+import type { Logger } from "../../common/logger.ts";
+import type { Metrics } from "../../common/metrics.ts";
+import { CLIENT_IP_HEADER } from "./context.ts";
+
+export interface PassthroughOptions {
+  supergraphSdl: string;
+  subgraphUrls: Record<string, string>;
+  identityOf: (authorization: string | undefined) => Promise<Identity>;
+  sign: (identity: Identity) => string;
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Where an operation goes: one subgraph that can answer the whole document as the client wrote it. */
+interface Route {
+  serviceName: string;
+  url: string;
+  operationName: string;
+}
+
+interface GraphQLBody {
+  query: string;
+  operationName?: string | null;
+  variables?: unknown;
+  extensions?: { persistedQuery?: unknown };
+}
+
+const isGraphQLBody = (body: unknown): body is GraphQLBody =>
+  typeof body === "object" && body !== null && typeof (body as GraphQLBody).query === "string" && !(body as GraphQLBody).extensions?.persistedQuery;
+
+/**
+ * The router's fast path for queries and mutations the federation planner answers with a single fetch
+ * (`flashPurchase`, `placeOrder`, `order(id)`, ...): the client's document is sent to that subgraph as it
+ * is (documents holding several operations are left to the gateway), with the signed identity, and the subgraph's answer goes back as the gateway would give it (errors
+ * carry `serviceName`, subgraph locations are dropped). The decision is made once per document: it must be
+ * valid against the API schema, plan to one `Fetch` with nothing to require or rewrite, and be valid against
+ * that subgraph's own schema. Everything else (and every invalid document, so its errors are the gateway's)
+ * goes through @apollo/gateway. Executing a plan costs the gateway ~2 ms of CPU per request; this is ~0.2.
+ */
+export function createPassthrough(options: PassthroughOptions) {
+  const supergraph = Supergraph.build(options.supergraphSdl);
+  const apiSchema = supergraph.apiSchema();
+  const apiGraphQLSchema = apiSchema.toGraphQLJSSchema();
+  const planner = new QueryPlanner(supergraph);
+  const subgraphSchemas = new Map<string, GraphQLSchema>();
+  for (const subgraph of supergraph.subgraphs()) subgraphSchemas.set(subgraph.name, subgraph.schema.toGraphQLJSSchema());
+  const routes = new LRUCache<string, Route | false>({ max: 2_000 });
+
+  function plan(query: string, operationName: string | undefined): Route | false {
+    try {
+      const document = parse(query);
+      const operation = getOperationAST(document, operationName);
+      const operations = document.definitions.filter((d) => d.kind === "OperationDefinition").length;
+      if (!operation || operations > 1 || operation.operation === "subscription" || validate(apiGraphQLSchema, document).length > 0) return false;
+      const node = planner.buildQueryPlan(operationFromDocument(apiSchema, document, { operationName })).node;
+      if (node?.kind !== "Fetch" || node.requires || node.inputRewrites?.length || node.outputRewrites?.length || node.contextRewrites?.length) return false;
+      const subgraphSchema = subgraphSchemas.get(node.serviceName);
+      const url = options.subgraphUrls[node.serviceName];
+      if (!subgraphSchema || !url || validate(subgraphSchema, document).length > 0) return false;
+      return { serviceName: node.serviceName, url, operationName: operation.name?.value ?? "anonymous" };
+    } catch {
+      return false; // the gateway reports what is wrong with it
+    }
+  }
+
+  /** The subgraph that answers `body` alone, or false for the gateway (decided once per document). */
+  function routeFor(body: GraphQLBody): Route | false {
+    const operationName = typeof body.operationName === "string" ? body.operationName : undefined;
+    const key = `${operationName ?? ""}\u0000${body.query}`;
+    let route = routes.get(key);
+    if (route === undefined) routes.set(key, (route = plan(body.query, operationName)));
+    return route;
+  }
+
+  /**
+   * Gives execution errors the shape @apollo/gateway gives them. Request errors (4xx: variables that do not
+   * coerce, ...) are the router's own in the gateway's case and already read the same, locations included.
+   */
+  function asGatewayErrors(status: number, text: string, serviceName: string): string {
+    if (status !== 200 || !text.includes('"errors"')) return text;
+    const result = JSON.parse(text) as { errors?: { message: string; path?: unknown; extensions?: Record<string, unknown> }[] };
+    if (!Array.isArray(result.errors)) return text;
+    result.errors = result.errors.map(({ message, path, extensions }) => ({ message, ...(path ? { path } : {}), extensions: { ...extensions, serviceName } }));
+    return JSON.stringify(result);
+  }
+
+  /** An intercept for `POST /graphql`: answers the request itself (true) or leaves it to the gateway (false). */
+  const intercept = async (req: http.IncomingMessage, res: http.ServerResponse, body: unknown): Promise<boolean> => {
+    if (req.method !== "POST" || !isGraphQLBody(body)) return false;
+    const route = routeFor(body);
+    if (!route) return false;
+    const started = process.hrtime.bigint();
+    const requestId = (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
+    const identity = await options.identityOf(req.headers.authorization);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      [IDENTITY_HEADER]: options.sign(identity),
+      "x-request-id": requestId,
+    };
+    const clientIp = req.headers[CLIENT_IP_HEADER];
+    if (typeof clientIp === "string") headers[CLIENT_IP_HEADER] = clientIp;
+    let status = 200;
+    let text: string;
+    try {
+      const upstream = await request(route.url, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ query: body.query, operationName: body.operationName, variables: body.variables }),
+        dispatcher: options.dispatcher,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      });
+      status = upstream.statusCode;
+      text = asGatewayErrors(status, await upstream.body.text(), route.serviceName);
+    } catch (error) {
+      options.logger.error({ err: error, requestId, subgraph: route.serviceName }, "subgraph call failed");
+      text = JSON.stringify({ data: null, errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR", serviceName: route.serviceName } }] });
+    }
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "x-request-id": requestId });
+    res.end(text);
+    const code = text.includes('"errors"') ? (/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? "ERROR") : "ok";
+    options.metrics.record(route.operationName, code, Number(process.hrtime.bigint() - started) / 1e9);
+    return true;
+  };
+
+  return { intercept, route: routeFor };
+}
