@@ -1,4 +1,3 @@
-import WebSocket from "ws";
 import { randomUUID } from "node:crypto";
 import { loadConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
@@ -6,14 +5,17 @@ import { createPrisma } from "../common/prisma.ts";
 import { signClientToken } from "../common/identity.ts";
 import { createProductStore } from "../subgraphs/product/src/products.ts";
 import { benchEnv, percentile, startPlatform } from "./platform.ts";
+import { startSubscribers } from "./subscriber-pool.ts";
 
 // `npm run bench:subscriptions`: BENCH_SUBSCRIBERS (default 5000) WebSocket clients subscribe to
 // `stockChanged` for one product through the router while buyers place orders for it through the router
-// (BENCH_BUYERS concurrent, default 10, for BENCH_DURATION s, default 20). Reports delivery latency from the
+// (BENCH_BUYERS concurrent, default 10, for BENCH_DURATION s, default 20). The subscribers run in
+// BENCH_SUBSCRIBER_WORKERS worker threads (default 2). Reports delivery latency from the
 // committed change (`changedAt`) to each client, memory per connection, and dropped connections.
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 5_000);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 10);
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
+const WORKERS = Number(process.env.BENCH_SUBSCRIBER_WORKERS ?? 2);
 const log = createLogger("bench-subscriptions", "info");
 
 const env = await benchEnv(log);
@@ -33,45 +35,21 @@ const platform = await startPlatform(env);
 const wsUrl = platform.url.replace(/^http/, "ws");
 const query = `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available changedAt } }`;
 
-const latencies: number[] = [];
-let dropped = 0;
-let initial = 0;
-let stopping = false;
 const routerRssBefore = platform.rss("router");
-
-// Subscribers speak graphql-transport-ws directly over `ws` (connection_init, subscribe, next): the
-// graphql-ws client's per-message work made the load generator, not the router, the bottleneck here.
-const sockets: WebSocket[] = [];
-await new Promise<void>((resolve) => {
-  const connect = () => {
-    let first = true;
-    const socket = new WebSocket(wsUrl, "graphql-transport-ws");
-    sockets.push(socket);
-    socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: {} })));
-    socket.on("message", (raw: Buffer) => {
-      const message = JSON.parse(raw.toString()) as { type: string; payload?: { data?: { stockChanged: { changedAt: string } } } };
-      if (message.type === "connection_ack") {
-        socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables: { ids: [product.id] } } }));
-      } else if (message.type === "next") {
-        if (first) {
-          first = false;
-          if (++initial === SUBSCRIBERS) resolve();
-          return;
-        }
-        latencies.push(Date.now() - Date.parse(message.payload!.data!.stockChanged.changedAt));
-      } else if (message.type === "error" && !stopping) {
-        dropped++;
-      }
-    });
-    socket.on("close", () => void (stopping || dropped++));
-    socket.on("error", () => undefined);
-  };
-  const connectBatch = (from: number) => {
-    for (let i = from; i < Math.min(from + 250, SUBSCRIBERS); i++) connect();
-    if (from + 250 < SUBSCRIBERS) setTimeout(() => connectBatch(from + 250), 50);
-  };
-  connectBatch(0);
-});
+const subscribers = startSubscribers({ url: wsUrl, query, productId: product.id, subscribers: SUBSCRIBERS, workers: WORKERS });
+let failing = false;
+const failed = async (error: unknown): Promise<never> => {
+  if (failing) return new Promise<never>(() => undefined);
+  failing = true;
+  log.error({ err: error }, "subscription bench failed");
+  await subscribers.terminate();
+  await platform.stop();
+  process.exit(1);
+};
+const readyTimeout = setTimeout(() => void failed(new Error("subscribers did not all get their first value within 120 s")), 120_000);
+const connected = await subscribers.ready.catch(failed);
+clearTimeout(readyTimeout);
+if (connected.failed > 0) log.warn(connected, "some subscribers failed before their first value");
 const routerRssAfter = platform.rss("router");
 log.info({ subscribers: SUBSCRIBERS }, "all subscribers have their first value; buying");
 
@@ -96,21 +74,19 @@ await Promise.all(
   }),
 );
 await new Promise((r) => setTimeout(r, 2_000)); // let the last events arrive
-stopping = true;
-for (const socket of sockets) socket.close(1000);
+const { latencies: sorted, dropped, errors } = await subscribers.stop().catch(failed);
 await platform.stop();
 
-const sorted = [...latencies].sort((a, b) => a - b);
 const purchases = outcomes.ok ?? 0;
 process.stdout.write(
   [
     `stockChanged through the router: ${SUBSCRIBERS} WebSocket subscribers, ${BUYERS} concurrent buyers for ${DURATION} s`,
     "",
     `purchases: ${purchases} ok (${(purchases / DURATION).toFixed(0)}/s), outcomes ${JSON.stringify(outcomes)}`,
-    `deliveries after the first value: ${latencies.length} (${(latencies.length / SUBSCRIBERS).toFixed(1)} per subscriber; coalesced to <= 10/s per subscriber)`,
+    `deliveries after the first value: ${sorted.length} (${(sorted.length / SUBSCRIBERS).toFixed(1)} per subscriber; coalesced to <= 10/s per subscriber)`,
     `delivery latency from commit to client: p50 ${percentile(sorted, 50)} ms, p99 ${percentile(sorted, 99)} ms, max ${sorted.at(-1) ?? 0} ms`,
     `router memory per connection: ${((routerRssAfter - routerRssBefore) / SUBSCRIBERS / 1024).toFixed(1)} KiB (RSS ${(routerRssBefore / 2 ** 20).toFixed(0)} -> ${(routerRssAfter / 2 ** 20).toFixed(0)} MiB)`,
-    `dropped connections: ${dropped}`,
+    `dropped connections: ${dropped}, results with errors: ${errors}`,
     "",
   ].join("\n"),
 );
