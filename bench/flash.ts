@@ -13,7 +13,7 @@ import { benchEnv, percentile, startPlatform } from "./platform.ts";
 // on one platform (every service a process of its own), many distinct buyers, then a no-oversell check.
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const QUANTITY = Number(process.env.BENCH_QUANTITY ?? 25_000);
+const QUANTITY = Number(process.env.BENCH_QUANTITY ?? 50_000);
 const USERS = Number(process.env.BENCH_USERS ?? 40_000);
 const log = createLogger("bench-flash", "info");
 
@@ -61,7 +61,8 @@ try {
     let next = 0;
     const starts = new WeakMap<object, number>();
     const query = `mutation($input: FlashPurchaseInput!) { flashPurchase(input: $input) { id status totalCents } }`;
-    return new Promise<{ name: string; rps: number; p50: number; p95: number; p99: number; codes: Map<string, number>; attempts: number }>((resolve, reject) => {
+    const cpuBefore = platform.cpu();
+    return new Promise<{ name: string; rps: number; p50: number; p95: number; p99: number; codes: Map<string, number>; attempts: number; cpuPerAttempt: Record<string, number> }>((resolve, reject) => {
       autocannon(
         {
           url,
@@ -88,7 +89,9 @@ try {
           if (error) return reject(error);
           latencies.sort((a, b) => a - b);
           const attempts = latencies.length;
-          resolve({ name, rps: attempts / duration, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), codes, attempts: attempts + result.errors });
+          const cpuAfter = platform.cpu();
+          const cpuPerAttempt = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, (cpuAfter[k]! - (cpuBefore[k] ?? 0)) / Math.max(1, attempts)]));
+          resolve({ name, rps: attempts / duration, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), codes, attempts: attempts + result.errors, cpuPerAttempt });
         },
       );
     });
@@ -132,6 +135,12 @@ try {
     console.log(`${r.name.padEnd(10)} ${fmt(r.rps).padStart(10)} ${fmt(r.p50).padStart(8)} ${fmt(r.p95).padStart(8)} ${fmt(r.p99).padStart(8)}   ${answers}`);
   }
   console.log(`\nrouter / subgraph throughput: ${(routed.rps / directRun.rps).toFixed(2)}`);
+  console.log("\nCPU ms per attempt (2 cores = 2,000 ms of CPU per second):");
+  for (const r of [routed, directRun]) {
+    const total = Object.values(r.cpuPerAttempt).reduce((a, b) => a + b, 0);
+    const parts = Object.entries(r.cpuPerAttempt).sort((a, b) => b[1] - a[1]).filter(([, ms]) => ms >= 0.005).map(([k, ms]) => `${k} ${ms.toFixed(2)}`).join(", ");
+    console.log(`${r.name.padEnd(10)} total ${total.toFixed(2)}: ${parts}`);
+  }
   for (const [name, c] of Object.entries(checks)) {
     console.log(`no oversell (${name}): Redis sold ${c.redisSold} + remaining ${c.remaining} = ${QUANTITY}? sold <= quantity? PostgreSQL ${c.pgSold} after ${c.catchUpMs} ms; buyers told RESERVED ${c.buyersTold} (+ up to ${CONNECTIONS} answers in flight at the stop) -> ${c.ok ? "OK" : "FAILED"}`);
   }

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadConfig } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
@@ -49,8 +49,24 @@ const ENTRIES: Record<string, { entry: string; portEnv: string }> = {
   "flash-sale": { entry: "subgraphs/flash-sale/src/main.ts", portEnv: "FLASH_SALE_PORT" },
 };
 
+/**
+ * Services a killed bench left running (their parent is gone, their environment says bench): they would
+ * consume this run's events in its consumer groups and skew every number, so they are stopped first.
+ */
+function stopOrphans() {
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number)) {
+    try {
+      const ppid = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      if (ppid === 1 && readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes("KAFKA_TOPIC_PREFIX=bench.")) process.kill(pid, "SIGKILL");
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+}
+
 /** Starts every composed subgraph and the router as child processes; returns their URLs and pids. */
 export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}) {
+  stopOrphans();
   const ports: Record<string, number> = {};
   const childEnv: NodeJS.ProcessEnv = { ...env, ...extra };
   for (const { name, urlEnv } of SUBGRAPHS) {
@@ -65,6 +81,10 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
   const profile = (name: string) => (process.env.BENCH_PROFILE === name ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}.infra/profiles`] : []);
   const run = (name: string, entry: string) =>
     children.set(name, spawn(process.execPath, [...profile(name), "--import", "tsx", `${ROOT}${entry}`], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }));
+  // The services go down with the bench, however it ends (a signal, an error, Ctrl-C).
+  const killAll = () => children.forEach((child) => child.exitCode === null && child.kill("SIGKILL"));
+  process.once("exit", killAll);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => (killAll(), process.exit(130)));
   for (const { name } of SUBGRAPHS) run(name, ENTRIES[name]!.entry);
   await Promise.all(SUBGRAPHS.map(({ name }) => waitFor(`http://127.0.0.1:${ports[name]}/health`)));
   run("router", "router/src/main.ts");
@@ -72,6 +92,28 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
   return {
     url: `http://127.0.0.1:${ports.router}/graphql`,
     ports,
+    /**
+     * CPU time (user + system, ms) used so far by each service, the bench process itself and the
+     * infrastructure (PostgreSQL summed over its processes); diff two of these around a phase.
+     */
+    cpu: () => {
+      const pids = (pattern: string) => {
+        try {
+          return execFileSync("pgrep", ["-f", pattern], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      };
+      const sum = (list: number[]) => list.reduce((total, pid) => total + cpuMsOf(pid), 0);
+      const usage = process.cpuUsage();
+      return {
+        ...Object.fromEntries([...children].map(([name, child]) => [name, cpuMsOf(child.pid!)])),
+        bench: (usage.user + usage.system) / 1000,
+        redis: sum(pids("redis-server")),
+        kafka: sum(pids("kafka.Kafka")),
+        postgres: sum(pids("^postgres")),
+      } as Record<string, number>;
+    },
     /** Resident memory of one service's process, in bytes. */
     rss: (name: string) => {
       const status = readFileSync(`/proc/${children.get(name)!.pid}/status`, "utf8");
@@ -81,6 +123,16 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
       await Promise.all([...children.values()].map((child) => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM")))));
     },
   };
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
+export function cpuMsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0; // the process has exited
+  }
 }
 
 /** Percentile of an ascending-sorted array. */

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, CompressionTypes, Partitioners, type Producer, type Consumer, type Message, type LogEntry } from "kafkajs";
+import { Kafka, logLevel, CompressionTypes, Partitioners, type Producer, type Consumer, type Message, type LogEntry, type KafkaMessage } from "kafkajs";
 import type { Logger } from "./logger.ts";
 import { TOPICS, dlqTopic, isEventEnvelope, type EventEnvelope, type TopicEvents, type TopicName } from "./events.ts";
 
@@ -99,6 +99,12 @@ export interface ConsumerOptions<T extends TopicName> {
   topics: T[];
   logger: Logger;
   handle: (event: TopicEvents[T], meta: { topic: T; partition: number; offset: string }) => Promise<void>;
+  /**
+   * Optional: handles the well-formed events of one fetched batch (one partition, in order) at once, so
+   * per-event database round trips become per-batch ones. If it throws, each event of the batch goes
+   * through `handle` with the usual retries and dead-lettering, so `handle` stays the single source of truth.
+   */
+  handleBatch?: (events: TopicEvents[T][]) => Promise<void>;
   /** Attempts before a failing event goes to the dead-letter topic (default 5). */
   maxAttempts?: number;
   /** First retry delay in ms, doubled each attempt (default 100). */
@@ -135,33 +141,63 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
     });
   };
 
+  /** The envelope in a message, or why there is none. */
+  const decode = (message: KafkaMessage): EventEnvelope | string => {
+    let event: unknown;
+    try {
+      event = JSON.parse(message.value?.toString("utf8") ?? "");
+    } catch {
+      return "malformed JSON";
+    }
+    return isEventEnvelope(event) ? event : "not an event envelope";
+  };
+
+  const handleOne = async (topic: string, partition: number, message: KafkaMessage, event: EventEnvelope | string) => {
+    if (typeof event === "string") return deadLetter(topic, message, event);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handle(event as TopicEvents[T], { topic: byFullName.get(topic)!, partition, offset: message.offset });
+        return;
+      } catch (error) {
+        const permanent = error instanceof PermanentEventError;
+        if (permanent || attempt >= maxAttempts) {
+          return deadLetter(topic, message, `${permanent ? "permanent" : `failed ${attempt} times`}: ${String(error)}`);
+        }
+        log.warn({ err: error, attempt, eventId: event.id }, "event handler failed; retrying");
+        await sleep(backoffMs * 2 ** (attempt - 1));
+      }
+    }
+  };
+
   await consumer.connect();
   await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: options.fromBeginning ?? true });
-  await consumer.run({
-    partitionsConsumedConcurrently: options.concurrency ?? 3,
-    eachMessage: async ({ topic, partition, message }) => {
-      const short = byFullName.get(topic)!;
-      let event: unknown;
-      try {
-        event = JSON.parse(message.value?.toString("utf8") ?? "");
-      } catch {
-        return deadLetter(topic, message, "malformed JSON");
-      }
-      if (!isEventEnvelope(event)) return deadLetter(topic, message, "not an event envelope");
-      for (let attempt = 1; ; attempt++) {
+  const handleBatch = options.handleBatch;
+  if (handleBatch) {
+    await consumer.run({
+      partitionsConsumedConcurrently: options.concurrency ?? 3,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        if (!isRunning() || isStale()) return;
+        const decoded = batch.messages.map((message) => ({ message, event: decode(message) }));
         try {
-          await handle(event as TopicEvents[T], { topic: short, partition, offset: message.offset });
-          return;
+          await handleBatch(decoded.flatMap(({ event }) => (typeof event === "string" ? [] : [event as TopicEvents[T]])));
+          for (const { message, event } of decoded) if (typeof event === "string") await deadLetter(batch.topic, message, event);
         } catch (error) {
-          const permanent = error instanceof PermanentEventError;
-          if (permanent || attempt >= maxAttempts) {
-            return deadLetter(topic, message, `${permanent ? "permanent" : `failed ${attempt} times`}: ${String(error)}`);
+          log.warn({ err: error, events: decoded.length }, "batch handler failed; handling its events one by one");
+          for (const { message, event } of decoded) {
+            await handleOne(batch.topic, batch.partition, message, event);
+            await heartbeat();
           }
-          log.warn({ err: error, attempt, eventId: (event as EventEnvelope).id }, "event handler failed; retrying");
-          await sleep(backoffMs * 2 ** (attempt - 1));
         }
-      }
-    },
-  });
+        resolveOffset(batch.lastOffset());
+        await commitOffsetsIfNecessary();
+      },
+    });
+  } else {
+    await consumer.run({
+      partitionsConsumedConcurrently: options.concurrency ?? 3,
+      eachMessage: ({ topic, partition, message }) => handleOne(topic, partition, message, decode(message)),
+    });
+  }
   return { close: () => consumer.disconnect() };
 }

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import express, { type Express } from "express";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLSchema } from "graphql";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
@@ -103,7 +103,8 @@ export async function createService<TContext extends BaseContext>(options: Servi
     stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      ...(options.gateway ? [] : [ApolloServerPluginInlineTraceDisabled()]),
+      // Subgraphs set no cache hints; the default cache-control plugin would still wrap every field resolver.
+      ...(options.gateway ? [] : [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled()]),
       errorLoggingPlugin<TContext>(), metrics.plugin, ...(options.plugins ?? [])],
     introspection: true,
   });

@@ -20,3 +20,18 @@ export async function wasProcessed(prisma: PrismaClient, consumer: string, event
     SELECT 1 FROM processed_events WHERE consumer = ${consumer} AND event_id = ${eventId}::uuid`;
   return rows.length > 0;
 }
+
+/** Which of `eventIds` `consumer` has already recorded (one query for a batch of events). */
+export async function processedAmong(prisma: PrismaClient, consumer: string, eventIds: string[]): Promise<Set<string>> {
+  if (eventIds.length === 0) return new Set();
+  const rows = await prisma.$queryRaw<{ event_id: string }[]>`
+    SELECT event_id::text FROM processed_events WHERE consumer = ${consumer} AND event_id = ANY(${eventIds}::uuid[])`;
+  return new Set(rows.map((r) => r.event_id));
+}
+
+/** Records a batch of events as applied by `consumer` (after effects that are not in PostgreSQL). */
+export async function markAllProcessed(prisma: PrismaClient, consumer: string, eventIds: string[]): Promise<void> {
+  if (eventIds.length === 0) return;
+  await prisma.$executeRaw`
+    INSERT INTO processed_events (consumer, event_id) SELECT ${consumer}, unnest(${eventIds}::uuid[]) ON CONFLICT DO NOTHING`;
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { adminToken, config, startStack, token, watchTopic, type Stack } from "../../../test/harness.ts";
-import { createEvent, type PaymentEvent } from "../../../common/events.ts";
+import { createEvent, type OrderEvent, type PaymentEvent } from "../../../common/events.ts";
 import { toMessage } from "../../../common/kafka.ts";
 import { signWebhook } from "../src/webhook.ts";
 import { CANCEL_ORDER, codeOf, createProduct, eventually, line, ORDER, orderInput, PAY_ORDER, pgStock, PLACE_ORDER, redisStock, watchRaw } from "./support.ts";
@@ -189,6 +189,31 @@ test("a malformed or poison event goes to the dead-letter topic and the consumer
     const rejected = await dlq.waitFor((m) => m.value.includes(poison.id));
     expect(rejected.headers["dlq-reason"]).toMatch(/permanent: .*paymentId/);
     expect(rejected.headers["dlq-group"]).toBe(stack.kafka.topic("order-payments"));
+  } finally {
+    await dlq.close();
+  }
+});
+
+test("notifications read whole batches, yet dead-letter only a poison event and still mail the rest of its batch", async () => {
+  const dlq = await watchRaw(stack.kafka, "order.dlq");
+  try {
+    const product = await createProduct(stack.gql, admin, 2);
+    const user = await token(`mail-${randomUUID()}`);
+    const order = await placed(user, product, 1);
+    // Same key as the order's own events: one partition, so they arrive in the batch with the bad ones.
+    const poison = createEvent<OrderEvent>("OrderStatusChanged", order.id, { order: { id: "not-a-uuid" } } as never);
+    await stack.producer.send({ topic: stack.kafka.topic("order"), messages: [{ key: order.id, value: "{ this is not json" }, toMessage(poison)] });
+    await stack.gql(CANCEL_ORDER, { id: order.id }, { token: user });
+
+    const group = stack.kafka.topic("notifications");
+    const rejected = await dlq.waitFor((m) => m.value.includes(poison.id) && m.headers["dlq-group"] === group);
+    expect(rejected.headers["dlq-reason"]).toMatch(/^permanent: .*OrderStatusChanged: data\./);
+    const malformed = await dlq.waitFor((m) => m.value === "{ this is not json" && m.headers["dlq-group"] === group);
+    expect(malformed.headers["dlq-reason"]).toBe("malformed JSON");
+    await eventually(async () => {
+      const mine = (await readdir(stack.order.mailDir)).filter((f) => f.startsWith(order.id) && f.endsWith(".eml"));
+      return mine.length === 2 ? mine : undefined;
+    }, 30_000, "the reserved and cancelled mails");
   } finally {
     await dlq.close();
   }
