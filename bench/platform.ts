@@ -1,6 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import pg from "pg";
+import { Redis } from "ioredis";
 import { loadConfig } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
 import { SUBGRAPHS } from "../schema/compose.ts";
@@ -9,14 +11,31 @@ import { prepare } from "../scripts/prepare.ts";
 
 /**
  * Benchmarks run the services as separate processes (as in production) on free ports, against their own
- * database (<name>_bench) and topic prefix (`bench.`), so they never touch what `npm start` or `npm test` use.
+ * database (<name>_bench), Redis database (BENCH_REDIS_DB, default 15) and topic prefix (`bench.`), so they
+ * never touch what `npm start` or `npm test` use. Every run starts empty: orders left by an earlier run would
+ * expire during this one and their expiry work would be measured as this run's.
  */
 export async function benchEnv(logger: Logger, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
   const env = infraUp();
   const dbUrl = new URL(env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/flashgraph");
   dbUrl.pathname = `${dbUrl.pathname.replace(/_(test|bench)$/, "")}_bench`;
-  Object.assign(env, { DATABASE_URL: dbUrl.toString(), KAFKA_TOPIC_PREFIX: "bench.", NODE_ENV: "production", LOG_LEVEL: "error", SEED: "false", ...extra });
+  const redisUrl = new URL(env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  redisUrl.pathname = `/${process.env.BENCH_REDIS_DB ?? 15}`;
+  Object.assign(env, { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl.toString(), KAFKA_TOPIC_PREFIX: "bench.", NODE_ENV: "production", LOG_LEVEL: "error", SEED: "false", ...extra });
   await prepare(loadConfig(env), logger);
+  const db = new pg.Client({ connectionString: dbUrl.toString() });
+  await db.connect();
+  try {
+    const { rows } = await db.query<{ name: string }>(
+      "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'",
+    );
+    await db.query(`TRUNCATE ${rows.map((r) => r.name).join(", ")} RESTART IDENTITY CASCADE`);
+  } finally {
+    await db.end();
+  }
+  const redis = new Redis(redisUrl.toString());
+  await redis.flushdb();
+  redis.disconnect();
   return env;
 }
 
