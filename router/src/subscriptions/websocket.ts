@@ -1,5 +1,6 @@
 import type http from "node:http";
-import { WebSocketServer } from "ws";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import { CloseCode } from "graphql-ws";
 import { GraphQLError, getOperationAST, parse, type ExecutionResult } from "graphql";
@@ -7,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { createClientTokenVerifier, type Identity } from "../../../common/identity.ts";
 import { formatError } from "../../../common/errors.ts";
 import { formatResult } from "./format.ts";
+import { createNextFrames } from "./next-frames.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { SubscribeArgs } from "./subscribe.ts";
 import type { RouterContext } from "../context.ts";
@@ -27,20 +29,6 @@ export interface WebSocketOptions {
   keepAliveMs?: number;
 }
 
-/**
- * The encoded `next` message for a subscription id and payload. A shared result goes to every socket in one
- * loop, and clients number their subscriptions alike ("1", "2", ...), so one encoding serves most sockets.
- */
-const lastFrames = new Map<string, { json: string; frame: Buffer }>();
-function frameFor(id: string, json: string): Buffer {
-  const last = lastFrames.get(id);
-  if (last?.json === json) return last.frame;
-  const frame = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":${json}}`);
-  if (lastFrames.size > 1_000) lastFrames.clear();
-  lastFrames.set(id, { json, frame });
-  return frame;
-}
-
 interface SocketState {
   identity?: Identity;
   active: Set<string>;
@@ -54,18 +42,26 @@ export function attachWebSocket(options: WebSocketOptions) {
   const { logger } = options;
   const maxSubscriptions = options.maxSubscriptionsPerSocket ?? 100;
   const allowed = new Set(options.allowedOrigins ?? []);
-  const wss = new WebSocketServer({ noServer: true });
+  // No permessage-deflate (also ws's default): next frames are written pre-encoded and uncompressed, and
+  // compressing 5000 copies of the same small message would cost more than it saves.
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const states = new WeakMap<object, SocketState>();
   const verify = createClientTokenVerifier(options.jwtSecret);
+  const nextFrame = createNextFrames();
+  // Each WebSocket's TCP socket, for writing pre-encoded `next` frames to it directly (see next-frames.ts).
+  const transports = new WeakMap<WebSocket, Duplex>();
 
-  const onUpgrade = (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? "/", "http://x").pathname !== "/graphql") return socket.destroy();
     const origin = req.headers.origin;
     if (origin && allowed.size > 0 && !allowed.has(origin)) {
       socket.end("HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      transports.set(ws, socket);
+      wss.emit("connection", ws, req);
+    });
   };
   options.httpServer.on("upgrade", onUpgrade);
 
@@ -97,13 +93,16 @@ export function attachWebSocket(options: WebSocketOptions) {
         state.active.add(id);
         const requestId = randomUUID();
         const socket = ctx.extra.socket;
+        const transport = transports.get(socket)!;
         const contextValue: RouterContext = {
           requestId,
           logger: logger.child({ requestId }),
           identity: state.identity!,
           operationSource: payload.query,
           sendNext: (json) => {
-            if (socket.readyState === socket.OPEN && state.active.has(id)) socket.send(frameFor(id, json), { binary: false });
+            // Written beside `ws`'s own frames, which it writes whole and synchronously (no compression here,
+            // no Blobs), so frames never interleave; OPEN means no close frame has been sent yet.
+            if (socket.readyState === socket.OPEN && state.active.has(id)) transport.write(nextFrame(id, json));
           },
         };
         return { schema: options.schema, document, operationName: payload.operationName, variableValues: payload.variables ?? {}, contextValue };
