@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import pg from "pg";
 import { Redis } from "ioredis";
@@ -11,7 +11,7 @@ import { prepare } from "../scripts/prepare.ts";
 
 /**
  * Benchmarks run the services as separate processes (as in production) on free ports, against their own
- * database (<name>_bench), Redis database (BENCH_REDIS_DB, default 15) and topic prefix (`bench.`), so they
+ * database (<name>_bench), Redis database (BENCH_REDIS_DB, default 15), mail directory and topic prefix (`bench.`), so they
  * never touch what `npm start` or `npm test` use. Every run starts empty: orders left by an earlier run would
  * expire during this one and their expiry work would be measured as this run's.
  */
@@ -21,7 +21,9 @@ export async function benchEnv(logger: Logger, extra: Record<string, string> = {
   dbUrl.pathname = `${dbUrl.pathname.replace(/_(test|bench)$/, "")}_bench`;
   const redisUrl = new URL(env.REDIS_URL ?? "redis://127.0.0.1:6379");
   redisUrl.pathname = `/${process.env.BENCH_REDIS_DB ?? 15}`;
-  Object.assign(env, { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl.toString(), KAFKA_TOPIC_PREFIX: "bench.", NODE_ENV: "production", LOG_LEVEL: "error", SEED: "false", ...extra });
+  const mailDir = `${ROOT}.infra/bench-mail`;
+  rmSync(mailDir, { recursive: true, force: true });
+  Object.assign(env, { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl.toString(), MAIL_DIR: mailDir, KAFKA_TOPIC_PREFIX: "bench.", NODE_ENV: "production", LOG_LEVEL: "error", SEED: "false", ...extra });
   await prepare(loadConfig(env), logger);
   const db = new pg.Client({ connectionString: dbUrl.toString() });
   await db.connect();
