@@ -7,8 +7,9 @@ import { parentPort, workerData } from "node:worker_threads";
  * graphql-transport-ws directly over `ws`; a hot `next` frame is not JSON-parsed: the client only needs the
  * event's `changedAt` (the committed change's time), which it reads straight out of the frame's bytes.
  *
- * Messages to the parent: `{ type: "ready", failed }` once every socket has its first value or has failed, then, after the parent
- * sends "stop", `{ type: "done", latencies, dropped, errors }` (latencies as a transferred Float64Array). The
+ * Messages to the parent: `{ type: "ready", failed }` once every socket has its first value or has failed,
+ * then, after the parent sends "stop", `{ type: "done", latencies, dropped, errors }` (latencies as a
+ * transferred Float64Array; `dropped` counts sockets whose subscription ended or closed before the stop). The
  * parent terminates the worker after that; the sockets are closed with 1000 but not waited for.
  */
 export interface SubscriberWorkerData {
@@ -18,7 +19,9 @@ export interface SubscriberWorkerData {
   subscribers: number;
 }
 
-export type SubscriberWorkerMessage = { type: "ready"; failed: number; firstError?: string } | { type: "done"; latencies: Float64Array; dropped: number; errors: number };
+export type SubscriberWorkerMessage =
+  | { type: "ready"; failed: number; firstError?: string }
+  | { type: "done"; latencies: Float64Array; dropped: number; errors: number };
 
 const { url, query, productId, subscribers } = workerData as SubscriberWorkerData;
 const port = parentPort!;
@@ -58,6 +61,14 @@ function latencyOf(frame: Buffer, now: number): number | undefined {
 
 function connect() {
   let first = true;
+  let lost = false;
+  const drop = (why: string) => {
+    if (stopping || lost) return;
+    lost = true;
+    dropped++;
+    firstError ??= why;
+    settle(true);
+  };
   const settle = (failed: boolean) => {
     if (!first) return;
     first = false;
@@ -76,18 +87,11 @@ function connect() {
       else record(latency);
     } else if (frame.indexOf(ACK) >= 0) {
       socket.send(subscribeFrame);
-    } else if (!stopping) {
-      dropped++; // error or complete: the subscription ended
-      firstError ??= frame.toString();
-      settle(true);
+    } else {
+      drop(frame.toString()); // error or complete: the subscription ended
     }
   });
-  socket.on("close", (code, reason) => {
-    if (stopping) return;
-    dropped++;
-    firstError ??= `closed ${code} ${reason.toString()}`;
-    settle(true);
-  });
+  socket.on("close", (code, reason) => drop(`closed ${code} ${reason.toString()}`));
   socket.on("error", (error) => void (firstError ??= error.message));
 }
 
