@@ -1,5 +1,6 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { createMimeMessage } from "mimetext";
 import { createTransport } from "nodemailer";
 
 export interface MailMessage {
@@ -23,31 +24,44 @@ export interface MailerOptions {
 }
 
 /**
- * nodemailer with an SMTP transport in production. In development the stream transport renders the real
- * RFC 5322 message and it is written to a `.eml` file any mail client opens; the rename makes a file appear
- * whole or not at all.
+ * The RFC 5322 message, composed with mimetext (synchronous; nodemailer's streaming composer cost ~0.4 ms of
+ * CPU per message, which in a flash sale was most of the order process's work). The text is ASCII (ids,
+ * amounts, statuses), sent 7bit; the subject is an encoded word.
+ */
+export function composeMessage(from: string, { to, subject, text }: Pick<MailMessage, "to" | "subject" | "text">): string {
+  const message = createMimeMessage();
+  message.setSender(from);
+  message.setRecipient(to);
+  message.setSubject(subject);
+  message.addMessage({ contentType: "text/plain", data: text });
+  return message.asRaw();
+}
+
+/**
+ * In production nodemailer's SMTP transport sends the composed message as it is (`raw`). In development the
+ * same message is written to a `.eml` file any mail client opens; the rename makes a file appear whole or not
+ * at all.
  */
 export function createMailer(options: MailerOptions): Mailer {
   if (options.smtpUrl) {
-    const smtp = createTransport(options.smtpUrl, { from: options.from });
+    const smtp = createTransport(options.smtpUrl);
+    const sender = /<([^>]+)>/.exec(options.from)?.[1] ?? options.from;
     return {
-      send: async ({ to, subject, text }) => void (await smtp.sendMail({ to, subject, text })),
+      send: async (message) => void (await smtp.sendMail({ envelope: { from: sender, to: message.to }, raw: composeMessage(options.from, message) })),
       close: () => smtp.close(),
     };
   }
-  const stream = createTransport({ streamTransport: true, buffer: true, newline: "unix" }, { from: options.from });
   let directory: Promise<unknown> | null = null;
   return {
-    async send({ to, subject, text, id }) {
-      const info = await stream.sendMail({ to, subject, text });
+    async send(message) {
       await (directory ??= mkdir(options.mailDir, { recursive: true }).catch((error) => {
         directory = null;
         throw error;
       }));
-      const file = path.join(options.mailDir, `${id}.eml`);
-      await writeFile(`${file}.tmp`, info.message as Buffer);
+      const file = path.join(options.mailDir, `${message.id}.eml`);
+      await writeFile(`${file}.tmp`, composeMessage(options.from, message));
       await rename(`${file}.tmp`, file);
     },
-    close: () => stream.close(),
+    close: () => undefined,
   };
 }

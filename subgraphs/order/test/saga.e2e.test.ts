@@ -231,7 +231,10 @@ test("the buyer is mailed at every status change; the messages are readable .eml
   }, 30_000, "two mails");
   expect(files.map((f) => f.split("-")[5])).toEqual(["cancelled", "reserved"]);
   const cancelled = await readFile(`${stack.order.mailDir}/${files[0]}`, "utf8");
-  expect(cancelled).toContain(`To: ${userId}@${config.MAIL_RECIPIENT_DOMAIN}`);
-  expect(cancelled).toContain(`Subject: Order ${order.id.slice(0, 8)} cancelled (cancelled by buyer)`);
+  expect(cancelled).toContain(`To: <${userId}@${config.MAIL_RECIPIENT_DOMAIN}>`);
+  // The subject is an RFC 2047 encoded word (UTF-8, base64).
+  const subject = /^Subject: =\?utf-8\?B\?([A-Za-z0-9+/=]+)\?=\r?$/m.exec(cancelled)?.[1];
+  expect(Buffer.from(subject ?? "", "base64").toString("utf8")).toBe(`Order ${order.id.slice(0, 8)} cancelled (cancelled by buyer)`);
+  expect(cancelled).toMatch(/^From: .* <orders@flashgraph\.local>\r?$/m);
   expect(cancelled).toContain("Total: 10.00 USD");
 });
