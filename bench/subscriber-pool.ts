@@ -39,8 +39,9 @@ function nextMessage<T extends SubscriberWorkerMessage["type"]>(worker: Worker, 
  * queues 5000 sockets' deliveries behind each other. `ready` resolves when every client has its first value or has failed (with how many failed);
  * `stop` closes them and returns every latency sample (ascending) and the counts of failures.
  */
-export function startSubscribers(options: Omit<SubscriberWorkerData, "subscribers"> & { subscribers: number; workers: number }) {
-  const { subscribers, workers: n, ...shared } = options;
+export function startSubscribers(options: SubscriberWorkerData & { workers: number }) {
+  const { subscribers, workers: wanted, ...shared } = options;
+  const n = Math.max(1, Math.min(wanted, subscribers)); // no worker without subscribers
   const workers = Array.from({ length: n }, (_, i) => {
     const data: SubscriberWorkerData = { ...shared, subscribers: Math.floor(subscribers / n) + (i < subscribers % n ? 1 : 0) };
     return typeScriptWorker(new URL("./subscriber-worker.ts", import.meta.url), data);

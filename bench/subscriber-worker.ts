@@ -100,7 +100,8 @@ const connectBatch = (from: number) => {
   for (let i = from; i < Math.min(from + 125, subscribers); i++) connect();
   if (from + 125 < subscribers) setTimeout(() => connectBatch(from + 125), 50);
 };
-connectBatch(0);
+if (subscribers > 0) connectBatch(0);
+else port.postMessage({ type: "ready", failed: 0 } satisfies SubscriberWorkerMessage);
 
 port.on("message", (message: unknown) => {
   if (message !== "stop") return;
