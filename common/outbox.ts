@@ -1,9 +1,9 @@
 import pg from "pg";
-import type { Producer } from "kafkajs";
+import type { Message, Producer } from "kafkajs";
 import type { Logger } from "./logger.ts";
 import type { Tx } from "./prisma.ts";
-import { toMessage, type KafkaContext } from "./kafka.ts";
-import type { EventEnvelope, TopicEvents, TopicName } from "./events.ts";
+import type { KafkaContext } from "./kafka.ts";
+import type { TopicEvents, TopicName } from "./events.ts";
 
 /**
  * Writes an event into the outbox inside the caller's transaction, so the event exists if and only if
@@ -75,16 +75,23 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
   };
 
   const drain = async (c: pg.Client): Promise<number> => {
-    const { rows } = await c.query<{ id: string; topic: string; payload: EventEnvelope }>(
-      "SELECT id, topic, payload FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT $1",
+    // The payload goes out as PostgreSQL prints it: parsing the JSON only to serialise it again cost the relay
+    // most of its CPU. The columns hold what `toMessage` would take from the envelope (key = aggregate id).
+    const { rows } = await c.query<{ id: string; topic: string; key: string; type: string; event_id: string; payload: string }>(
+      "SELECT id, topic, key, type, event_id::text, payload::text AS payload FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT $1",
       [batchSize],
     );
     if (rows.length === 0) return 0;
-    const byTopic = new Map<string, EventEnvelope[]>();
-    for (const row of rows) byTopic.set(row.topic, [...(byTopic.get(row.topic) ?? []), row.payload]);
+    const byTopic = new Map<string, Message[]>();
+    for (const row of rows) {
+      const message: Message = { key: row.key, value: row.payload, headers: { "event-type": row.type, "event-id": row.event_id } };
+      const messages = byTopic.get(row.topic);
+      if (messages) messages.push(message);
+      else byTopic.set(row.topic, [message]);
+    }
     await producer.sendBatch({
       acks: -1,
-      topicMessages: [...byTopic].map(([topic, events]) => ({ topic: ctx.topic(topic), messages: events.map(toMessage) })),
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic: ctx.topic(topic), messages })),
     });
     await c.query("UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::bigint[])", [rows.map((r) => r.id)]);
     return rows.length;

@@ -19,6 +19,10 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     connectTimeout: 5_000,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: options.enableOfflineQueue ?? true,
+    // Commands issued in the same tick share one socket write and one Redis read: under a sale's concurrency
+    // the claims and purchase scripts of many requests go out together (bench:flash: ~5-10% more purchases/s).
+    // Subscribe commands are never pipelined by ioredis; no caller uses blocking commands.
+    enableAutoPipelining: true,
     lazyConnect: false,
   });
 }
