@@ -69,7 +69,7 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
       const changes = events.filter((e) => e.type === "OrderStatusChanged").map((e) => ({ id: e.id, order: parseEventData(orderStatusChanged, e).order }));
       const done = await processedAmong(prisma, NOTIFICATIONS, changes.map((c) => c.id));
       const todo = changes.filter((c) => !done.has(c.id));
-      for (const c of todo) await mail(c.order, c.id);
+      await Promise.all(todo.map((c) => mail(c.order, c.id)));
       await markAllProcessed(prisma, NOTIFICATIONS, todo.map((c) => c.id));
     },
   });
