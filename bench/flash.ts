@@ -13,8 +13,8 @@ import { benchEnv, percentile, startPlatform } from "./platform.ts";
 // on one platform (every service a process of its own), many distinct buyers, then a no-oversell check.
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const QUANTITY = Number(process.env.BENCH_QUANTITY ?? 50_000);
-const USERS = Number(process.env.BENCH_USERS ?? 60_000);
+const QUANTITY = Number(process.env.BENCH_QUANTITY ?? 100_000);
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 // Rounds of (router, subgraph): on a shared 2-core machine one 15 s phase can be unlucky; rounds show the spread.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);

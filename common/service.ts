@@ -12,6 +12,7 @@ import type { Logger } from "./logger.ts";
 import { formatError, isPublicCode } from "./errors.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { BodyError, createGraphQLHandler, readBody } from "./graphql-http.ts";
+import { createFastPath } from "./graphql-fast.ts";
 
 export interface ReadinessCheck {
   name: string;
@@ -50,6 +51,11 @@ export interface ServiceOptions<TContext extends BaseContext> {
   intercept?: (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => Promise<boolean>;
   /** The Prometheus registry served at `/metrics` (default: a new one), for callers that record on it too. */
   metrics?: Metrics;
+  /**
+   * Subgraphs: run known-valid JSON `POST`s on graphql-js directly (graphql-fast.ts; default true). Off when
+   * `plugins` are given, since the fast path does not run Apollo plugins.
+   */
+  fastPath?: boolean;
 }
 
 /** Logs every error a client would see masked, with the request id, before `formatError` hides it. */
@@ -131,18 +137,24 @@ export async function createService<TContext extends BaseContext>(options: Servi
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   options.routes?.(app);
-  const handle = createGraphQLHandler(apollo, async (req, res) => {
+  const contextFor = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const requestId = (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
     res.setHeader("x-request-id", requestId);
     return options.context({ requestId, logger: logger.child({ requestId }) }, (name) => {
       const value = req.headers[name.toLowerCase()];
       return Array.isArray(value) ? value.join(", ") : value;
     });
-  });
+  };
+  const handle = createGraphQLHandler(apollo, contextFor);
+  const fast =
+    options.schema && !options.gateway && !options.plugins?.length && options.fastPath !== false
+      ? createFastPath({ schema: options.schema, context: contextFor, record: metrics.record })
+      : null;
   graphql = async (req, res) => {
     try {
       const body = await readBody(req);
       if (options.intercept && (await options.intercept(req, res, body))) return;
+      if (fast && (await fast(req, res, body))) return;
       await handle(req, res, body);
     } catch (error) {
       const status = error instanceof BodyError ? error.status : 500;
