@@ -68,14 +68,12 @@ export function createPurchase(deps: PurchaseDeps) {
 
   /** Claims the order id for this purchase: true if this call created the claim, or throws when it names another purchase. */
   async function claim(orderId: string, pointer: string): Promise<boolean> {
-    const replies = (await redis
-      .pipeline()
-      .call("SET", orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds, "NX", "GET")
-      .exists(reservationKey(orderId))
-      .exec()) ?? [];
-    for (const [error] of replies) if (error) throw error;
-    const previous = replies[0]?.[1] as string | null;
-    const regular = replies[1]?.[1] as number;
+    // Two commands in one tick: the connection's auto-pipelining sends them in one write, together with the
+    // commands other purchases issued in the same tick (an explicit pipeline would be a write of its own).
+    const [previous, regular] = await Promise.all([
+      redis.call("SET", orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds, "NX", "GET") as Promise<string | null>,
+      redis.exists(reservationKey(orderId)),
+    ]);
     const created = previous === null;
     // The same key was used for a regular order (same order id): that order owns it.
     if ((!created && previous !== pointer) || regular === 1) {
@@ -91,9 +89,7 @@ export function createPurchase(deps: PurchaseDeps) {
    * its script (when it did not create it), or the check here finds its reservation and restores it.
    */
   async function unclaim(orderId: string, pointer: string, reservation: string): Promise<void> {
-    const replies = (await redis.pipeline().del(orderPointerKey(orderId)).exists(reservation).exec()) ?? [];
-    for (const [error] of replies) if (error) throw error;
-    const exists = replies[1]?.[1];
+    const [, exists] = await Promise.all([redis.del(orderPointerKey(orderId)), redis.exists(reservation)]);
     if (exists === 1) await redis.set(orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds);
   }
 
