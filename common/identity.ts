@@ -38,25 +38,30 @@ function toIdentity(payload: { sub?: unknown; roles?: unknown }): Identity {
   return { user: { id: payload.sub, roles, isAdmin: roles.includes("admin") } };
 }
 
+/** A client token's identity and, for a valid one, when it expires (ms since the epoch). */
+function checkClientToken(authorization: string, secret: string): { identity: Identity; expiresAt?: number } {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+  if (!match?.[1]) return { identity: { user: null, authError: "Authorization must be 'Bearer <token>'." } };
+  try {
+    const payload = verifierFor(secret)(match[1]);
+    return { identity: toIdentity(payload), expiresAt: Number(payload.exp) * 1000 };
+  } catch (error) {
+    if (error instanceof TokenError && error.code === TokenError.codes.expired) return { identity: { user: null, authError: "Token has expired." } };
+    return { identity: { user: null, authError: "Token is invalid." } };
+  }
+}
+
 /**
  * Verifies a client's `Bearer` token (HS256, `exp` required). A missing header is anonymous; a bad
  * token is anonymous with `authError`, so catalogue reads still work and user operations say why not.
  */
 export async function verifyClientToken(authorization: string | undefined, secret: string): Promise<Identity> {
-  if (!authorization) return ANONYMOUS;
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-  if (!match?.[1]) return { user: null, authError: "Authorization must be 'Bearer <token>'." };
-  try {
-    return toIdentity(verifierFor(secret)(match[1]));
-  } catch (error) {
-    if (error instanceof TokenError && error.code === TokenError.codes.expired) return { user: null, authError: "Token has expired." };
-    return { user: null, authError: "Token is invalid." };
-  }
+  return authorization ? checkClientToken(authorization, secret).identity : ANONYMOUS;
 }
 
 /**
  * `verifyClientToken` with the outcome of valid tokens remembered until they expire (at most 5 minutes):
- * every buyer in a sale sends the same token many times, and HMAC through WebCrypto is not free.
+ * every buyer in a sale sends the same token many times.
  */
 export function createClientTokenVerifier(secret: string) {
   const cache = new LRUCache<string, { identity: Identity; expiresAt: number }>({ max: 100_000, ttl: 300_000 });
@@ -64,12 +69,8 @@ export function createClientTokenVerifier(secret: string) {
     if (!authorization) return ANONYMOUS;
     const hit = cache.get(authorization);
     if (hit && hit.expiresAt > Date.now()) return hit.identity;
-    const identity = await verifyClientToken(authorization, secret);
-    if (identity.user) {
-      const token = authorization.trim().split(/\s+/)[1] ?? "";
-      const exp = (JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp: number }).exp;
-      cache.set(authorization, { identity, expiresAt: exp * 1000 });
-    }
+    const { identity, expiresAt } = checkClientToken(authorization, secret);
+    if (identity.user && expiresAt) cache.set(authorization, { identity, expiresAt });
     return identity;
   };
 }
@@ -96,7 +97,6 @@ export function signInternalIdentity(identity: Identity, secret: string): string
   if (identity.authError) claims.authError = identity.authError;
   return sign(claims);
 }
-
 
 /**
  * Subgraph side: reads the router's identity header. Without a valid one the caller is anonymous, so a
