@@ -72,8 +72,13 @@ export async function createProducer(ctx: KafkaContext): Promise<Producer> {
   return producer;
 }
 
+/** A Kafka message for an event: keyed by aggregate id, with its type and id as headers; `value` is its JSON. */
+export function eventMessage(event: Pick<EventEnvelope, "id" | "type" | "aggregateId">, value: string): Message {
+  return { key: event.aggregateId, value, headers: { "event-type": event.type, "event-id": event.id } };
+}
+
 export function toMessage(event: EventEnvelope): Message {
-  return { key: event.aggregateId, value: JSON.stringify(event), headers: { "event-type": event.type, "event-id": event.id } };
+  return eventMessage(event, JSON.stringify(event));
 }
 
 /** Publishes typed events, grouped by topic, in one request (kafkajs has no linger: batch here). */

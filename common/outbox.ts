@@ -2,7 +2,7 @@ import pg from "pg";
 import type { Message, Producer } from "kafkajs";
 import type { Logger } from "./logger.ts";
 import type { Tx } from "./prisma.ts";
-import type { KafkaContext } from "./kafka.ts";
+import { eventMessage, type KafkaContext } from "./kafka.ts";
 import type { TopicEvents, TopicName } from "./events.ts";
 
 /**
@@ -75,8 +75,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
   };
 
   const drain = async (c: pg.Client): Promise<number> => {
-    // The payload goes out as PostgreSQL prints it: parsing the JSON only to serialise it again cost the relay
-    // most of its CPU. The columns hold what `toMessage` would take from the envelope (key = aggregate id).
+    // The payload goes out as PostgreSQL prints it instead of being parsed and serialised again; the columns
+    // hold the envelope's id, type and aggregate id (`key`).
     const { rows } = await c.query<{ id: string; topic: string; key: string; type: string; event_id: string; payload: string }>(
       "SELECT id, topic, key, type, event_id::text, payload::text AS payload FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT $1",
       [batchSize],
@@ -84,7 +84,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
     if (rows.length === 0) return 0;
     const byTopic = new Map<string, Message[]>();
     for (const row of rows) {
-      const message: Message = { key: row.key, value: row.payload, headers: { "event-type": row.type, "event-id": row.event_id } };
+      const message = eventMessage({ id: row.event_id, type: row.type, aggregateId: row.key }, row.payload);
       const messages = byTopic.get(row.topic);
       if (messages) messages.push(message);
       else byTopic.set(row.topic, [message]);

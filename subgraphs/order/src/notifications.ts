@@ -3,9 +3,9 @@ import { runConsumer, type KafkaContext, type Producer } from "../../../common/k
 import { groupName } from "./groups.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
-import type { OrderSnapshot } from "../../../common/events.ts";
+import type { OrderEvent, OrderSnapshot } from "../../../common/events.ts";
 import { orderStatusChanged, parseEventData } from "./event-data.ts";
-import { markAllProcessed, markProcessed, processedAmong, wasProcessed } from "./processed.ts";
+import { markAllProcessed, processedAmong } from "./processed.ts";
 import type { Mailer } from "./mailer.ts";
 
 export const NOTIFICATIONS = "notifications";
@@ -38,17 +38,24 @@ export function composeOrderMail(order: Snapshot): { subject: string; text: stri
   return { subject: SUBJECTS[order.status](order), text };
 }
 
+type OrderChange = z.infer<typeof orderStatusChanged>;
+
 /**
  * Mails the buyer on every order status change. Its own consumer group: a slow or failing mail server delays
  * only mail (retries with backoff, then the dead-letter topic) and never an order. The processed id is
  * recorded after sending, so a crash in between sends once more (at least once, like any mail system).
  */
-type OrderChange = z.infer<typeof orderStatusChanged>;
-
 export function startNotifications({ ctx, producer, prisma, logger, mailer, recipientDomain }: NotificationsDeps) {
   const mail = (order: OrderChange["order"], eventId: string) => {
     const { subject, text } = composeOrderMail(order);
     return mailer.send({ to: `${order.userId.replace(/[^A-Za-z0-9._+-]/g, "_")}@${recipientDomain}`, subject, text, id: `${order.id}-${order.status.toLowerCase()}-${eventId}` });
+  };
+  const mailAll = async (events: OrderEvent[]) => {
+    const changes = events.filter((e) => e.type === "OrderStatusChanged").map((e) => ({ id: e.id, order: parseEventData(orderStatusChanged, e).order }));
+    const done = await processedAmong(prisma, NOTIFICATIONS, changes.map((c) => c.id));
+    const todo = changes.filter((c) => !done.has(c.id));
+    await Promise.all(todo.map((c) => mail(c.order, c.id)));
+    await markAllProcessed(prisma, NOTIFICATIONS, todo.map((c) => c.id));
   };
   return runConsumer({
     ctx,
@@ -56,21 +63,10 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
     groupId: groupName(ctx, NOTIFICATIONS),
     topics: ["order"],
     logger,
-    handle: async (event) => {
-      if (event.type !== "OrderStatusChanged") return;
-      const { order } = parseEventData(orderStatusChanged, event);
-      if (await wasProcessed(prisma, NOTIFICATIONS, event.id)) return;
-      await mail(order, event.id);
-      await markProcessed(prisma, NOTIFICATIONS, event.id);
-    },
-    // A sale's burst of orders: one lookup and one insert per batch instead of two round trips per mail. A
-    // malformed event fails the batch, and `handle` then dead-letters just that one.
-    handleBatch: async (events) => {
-      const changes = events.filter((e) => e.type === "OrderStatusChanged").map((e) => ({ id: e.id, order: parseEventData(orderStatusChanged, e).order }));
-      const done = await processedAmong(prisma, NOTIFICATIONS, changes.map((c) => c.id));
-      const todo = changes.filter((c) => !done.has(c.id));
-      await Promise.all(todo.map((c) => mail(c.order, c.id)));
-      await markAllProcessed(prisma, NOTIFICATIONS, todo.map((c) => c.id));
-    },
+    // One lookup and one insert per fetched batch instead of two round trips per mail (a sale's burst of
+    // orders). A malformed event fails its batch; runConsumer then runs `handle` per event, which
+    // dead-letters just that one.
+    handleBatch: mailAll,
+    handle: (event) => mailAll([event]),
   });
 }

@@ -16,9 +16,7 @@ export async function markProcessed(tx: Db, consumer: string, eventId: string): 
 
 /** A cheap check before work that cannot run inside a transaction (a provider call, an e-mail). */
 export async function wasProcessed(prisma: PrismaClient, consumer: string, eventId: string): Promise<boolean> {
-  const rows = await prisma.$queryRaw<unknown[]>`
-    SELECT 1 FROM processed_events WHERE consumer = ${consumer} AND event_id = ${eventId}::uuid`;
-  return rows.length > 0;
+  return (await processedAmong(prisma, consumer, [eventId])).size > 0;
 }
 
 /** Which of `eventIds` `consumer` has already recorded (one query for a batch of events). */
