@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createPassthrough } from "../router/src/passthrough.ts";
+import { createSubscriptionPlanner } from "../router/src/subscriptions/planner.ts";
 import { createMetrics } from "../common/metrics.ts";
 import { SUPERGRAPH_FILE } from "../schema/compose.ts";
 import { adminToken, logger, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
@@ -24,7 +25,7 @@ describe("routing decisions", () => {
   const agent = new Agent();
   afterAll(() => agent.close());
   const { route } = createPassthrough({
-    supergraphSdl: readFileSync(SUPERGRAPH_FILE, "utf8"),
+    planner: createSubscriptionPlanner(readFileSync(SUPERGRAPH_FILE, "utf8")),
     subgraphUrls: { product: "http://p", inventory: "http://i", order: "http://o", "flash-sale": "http://f" },
     identityOf: async () => ({ user: null }),
     sign: () => "",

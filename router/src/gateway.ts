@@ -58,6 +58,13 @@ function createFetcher(agent: Agent, timeoutMs: number) {
   };
 }
 
+/** What every subgraph call carries: the caller's signed identity, the request id and the client's address. */
+export function forwardedHeaders(sign: (identity: Identity) => string, identity: Identity, requestId: string, clientIp: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { [IDENTITY_HEADER]: sign(identity), "x-request-id": requestId };
+  if (clientIp) headers[CLIENT_IP_HEADER] = clientIp;
+  return headers;
+}
+
 /** Forwards the caller's verified identity (subgraphs trust nothing else) and the request id. */
 class SubgraphDataSource extends RemoteGraphQLDataSource<RouterContext> {
   constructor(
@@ -71,9 +78,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<RouterContext> {
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>) {
     const ctx = context as Partial<RouterContext>;
     if (!ctx.identity) return; // health checks and schema loading run without a request
-    request.http?.headers.set(IDENTITY_HEADER, this.sign(ctx.identity));
-    request.http?.headers.set("x-request-id", ctx.requestId!);
-    if (ctx.clientIp) request.http?.headers.set(CLIENT_IP_HEADER, ctx.clientIp);
+    for (const [name, value] of Object.entries(forwardedHeaders(this.sign, ctx.identity, ctx.requestId!, ctx.clientIp))) request.http?.headers.set(name, value);
   }
 }
 

@@ -2,16 +2,18 @@ import type http from "node:http";
 import { randomUUID } from "node:crypto";
 import { request, type Dispatcher } from "undici";
 import { getOperationAST, parse, validate, type GraphQLSchema } from "graphql";
-import { Supergraph, operationFromDocument } from "@apollo/federation-internals";
-import { QueryPlanner } from "@apollo/query-planner";
+import { operationFromDocument } from "@apollo/federation-internals";
 import { LRUCache } from "lru-cache";
-import { IDENTITY_HEADER, type Identity } from "../../common/identity.ts";
+import type { Identity } from "../../common/identity.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Metrics } from "../../common/metrics.ts";
 import { CLIENT_IP_HEADER } from "./context.ts";
+import { forwardedHeaders } from "./gateway.ts";
+import type { SubscriptionPlanner } from "./subscriptions/planner.ts";
 
 export interface PassthroughOptions {
-  supergraphSdl: string;
+  /** The router's supergraph and query planner (shared with the subscription planner). */
+  planner: Pick<SubscriptionPlanner, "supergraph" | "apiSchema" | "schema" | "queryPlanner">;
   subgraphUrls: Record<string, string>;
   identityOf: (authorization: string | undefined) => Promise<Identity>;
   sign: (identity: Identity) => string;
@@ -41,19 +43,17 @@ const isGraphQLBody = (body: unknown): body is GraphQLBody =>
 /**
  * The router's fast path for queries and mutations the federation planner answers with a single fetch
  * (`flashPurchase`, `placeOrder`, `order(id)`, ...): the client's document is sent to that subgraph as it
- * is (documents holding several operations are left to the gateway), with the signed identity, and the subgraph's answer goes back as the gateway would give it (errors
- * carry `serviceName`, subgraph locations are dropped). The decision is made once per document: it must be
+ * is (documents holding several operations are left to the gateway), with the signed identity, and the
+ * subgraph's answer goes back as the gateway would give it (errors carry `serviceName`, subgraph locations
+ * are dropped). The decision is made once per document: it must be
  * valid against the API schema, plan to one `Fetch` with nothing to require or rewrite, and be valid against
  * that subgraph's own schema. Everything else (and every invalid document, so its errors are the gateway's)
  * goes through @apollo/gateway. Executing a plan costs the gateway ~2 ms of CPU per request; this is ~0.2.
  */
 export function createPassthrough(options: PassthroughOptions) {
-  const supergraph = Supergraph.build(options.supergraphSdl);
-  const apiSchema = supergraph.apiSchema();
-  const apiGraphQLSchema = apiSchema.toGraphQLJSSchema();
-  const planner = new QueryPlanner(supergraph);
+  const { apiSchema, schema: apiGraphQLSchema, queryPlanner: planner } = options.planner;
   const subgraphSchemas = new Map<string, GraphQLSchema>();
-  for (const subgraph of supergraph.subgraphs()) subgraphSchemas.set(subgraph.name, subgraph.schema.toGraphQLJSSchema());
+  for (const subgraph of options.planner.supergraph.subgraphs()) subgraphSchemas.set(subgraph.name, subgraph.schema.toGraphQLJSSchema());
   const routes = new LRUCache<string, Route | false>({ max: 2_000 });
 
   function plan(query: string, operationName: string | undefined): Route | false {
@@ -102,13 +102,8 @@ export function createPassthrough(options: PassthroughOptions) {
     const started = process.hrtime.bigint();
     const requestId = (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
     const identity = await options.identityOf(req.headers.authorization);
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      [IDENTITY_HEADER]: options.sign(identity),
-      "x-request-id": requestId,
-    };
     const clientIp = req.headers[CLIENT_IP_HEADER];
-    if (typeof clientIp === "string") headers[CLIENT_IP_HEADER] = clientIp;
+    const headers = { "content-type": "application/json", ...forwardedHeaders(options.sign, identity, requestId, typeof clientIp === "string" ? clientIp : undefined) };
     let status = 200;
     let text: string;
     try {

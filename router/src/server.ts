@@ -73,7 +73,7 @@ export async function createRouter(options: RouterOptions) {
   const identityOf = createClientTokenVerifier(options.jwtSecret);
   const metrics = createMetrics("router");
   const passthrough = options.passthrough === false ? null : createPassthrough({
-    supergraphSdl: options.supergraphSdl,
+    planner,
     subgraphUrls: options.subgraphUrls,
     identityOf,
     sign,

@@ -45,7 +45,7 @@ export function createSubscriptionPlanner(supergraphSdl: string) {
     return result;
   }
 
-  return { schema, apiSchema, supergraphSchema, plan };
+  return { schema, apiSchema, supergraphSchema, supergraph, queryPlanner: planner, plan };
 }
 
 export type SubscriptionPlanner = ReturnType<typeof createSubscriptionPlanner>;
