@@ -1,4 +1,5 @@
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import type { Logger } from "./logger.ts";
 
 /** The error codes of API.md. Anything else reaching a client is masked as INTERNAL_SERVER_ERROR. */
 export const ErrorCode = {
@@ -43,6 +44,14 @@ export const badInput = (field: string, message: string) =>
 
 export function isPublicCode(code: unknown): boolean {
   return typeof code === "string" && PUBLIC_CODES.has(code);
+}
+
+/** Logs every error a client will see masked (not a public code), with its cause, before `formatError` hides it. */
+export function logUnexpectedErrors(errors: readonly GraphQLError[], logger: Logger, operationName: string | null | undefined): void {
+  for (const error of errors) {
+    if (isPublicCode(error.extensions?.code)) continue;
+    logger.error({ err: error.originalError ?? error, path: error.path, operationName }, "unexpected error");
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type http from "node:http";
 import { execute, getOperationAST, parse, validate, type DocumentNode, type GraphQLSchema } from "graphql";
 import { LRUCache } from "lru-cache";
-import { formatError, isPublicCode } from "./errors.ts";
+import { formatError, logUnexpectedErrors } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
 interface FastPathOptions<TContext extends { logger: Logger }> {
@@ -69,10 +69,8 @@ export function createFastPath<TContext extends { logger: Logger }>(options: Fas
     });
     if (result.data === undefined) return false; // a request error (variables): Apollo Server answers it
     const name = operation.name?.value ?? "anonymous";
-    const errors = result.errors?.map((error) => {
-      if (!isPublicCode(error.extensions?.code)) contextValue.logger.error({ err: error.originalError ?? error, path: error.path, operationName: name }, "unexpected error");
-      return formatError({ ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions?.code ?? "INTERNAL_SERVER_ERROR" } });
-    });
+    if (result.errors) logUnexpectedErrors(result.errors, contextValue.logger, name);
+    const errors = result.errors?.map((error) => formatError({ ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions?.code ?? "INTERNAL_SERVER_ERROR" } }));
     res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
     res.end(JSON.stringify(errors ? { errors, data: result.data } : { data: result.data }));
     const outcome = result.errors?.length ? String(result.errors[0]!.extensions?.code ?? "ERROR") : "ok";

@@ -9,7 +9,7 @@ import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import type { GatewayInterface } from "@apollo/server-gateway-interface";
 import type { Logger } from "./logger.ts";
-import { formatError, isPublicCode } from "./errors.ts";
+import { formatError, logUnexpectedErrors } from "./errors.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { BodyError, createGraphQLHandler, readBody } from "./graphql-http.ts";
 import { createFastPath } from "./graphql-fast.ts";
@@ -64,10 +64,7 @@ function errorLoggingPlugin<TContext extends BaseContext>(): ApolloServerPlugin<
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, contextValue, operationName }) {
-          for (const error of errors) {
-            if (isPublicCode(error.extensions?.code)) continue;
-            contextValue.logger.error({ err: error.originalError ?? error, path: error.path, operationName }, "unexpected error");
-          }
+          logUnexpectedErrors(errors, contextValue.logger, operationName);
         },
       };
     },
