@@ -1,6 +1,5 @@
-import { buildSubgraph } from "../../../common/schema.ts";
-import { createService, type ReadinessCheck } from "../../../common/service.ts";
-import { createInternalIdentityReader, IDENTITY_HEADER } from "../../../common/identity.ts";
+import type { ReadinessCheck } from "../../../common/service.ts";
+import { createSubgraphService } from "../../../common/subgraph.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { FlashSaleDomain } from "./domain.ts";
 import { createRemainingLoader, resolvers, type FlashSaleContext } from "./resolvers.ts";
@@ -18,16 +17,16 @@ export interface FlashSaleServiceDeps {
 /** Builds the flash-sale subgraph from its domain; it does not listen or connect anything itself. */
 export async function createFlashSaleService(deps: FlashSaleServiceDeps) {
   const { domain } = deps;
-  const readIdentity = createInternalIdentityReader(deps.internalSecret);
-  return createService<FlashSaleContext>({
+  return createSubgraphService<FlashSaleContext>({
     name: "flash-sale",
     logger: deps.logger,
-    schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
+    schemaFile: new URL("../schema.graphql", import.meta.url),
+    resolvers,
+    internalSecret: deps.internalSecret,
     readiness: deps.readiness ?? [],
     subscriptions: true,
     context: async (base, header) => ({
       ...base,
-      identity: await readIdentity(header(IDENTITY_HEADER)),
       clientIp: header(CLIENT_IP_HEADER) ?? "unknown",
       domain,
       saleLoader: domain.sales.createLoader(),

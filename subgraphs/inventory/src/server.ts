@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
-import { buildSubgraph } from "../../../common/schema.ts";
-import { createService, type ReadinessCheck } from "../../../common/service.ts";
-import { createInternalIdentityReader, IDENTITY_HEADER } from "../../../common/identity.ts";
+import type { ReadinessCheck } from "../../../common/service.ts";
+import { createSubgraphService } from "../../../common/subgraph.ts";
 import { createStockCounters } from "../../../common/stock.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
@@ -24,17 +23,17 @@ export interface InventoryServiceDeps {
 export async function createInventoryService(deps: InventoryServiceDeps) {
   const counters = createStockCounters(deps.redis, deps.prisma);
   const restock = createRestock(deps.prisma, counters);
-  const readIdentity = createInternalIdentityReader(deps.internalSecret);
   const stockChanges = deps.hub ? createStockChanges(deps.prisma, deps.hub) : null;
-  return createService<InventoryContext>({
+  return createSubgraphService<InventoryContext>({
     name: "inventory",
     logger: deps.logger,
-    schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
+    schemaFile: new URL("../schema.graphql", import.meta.url),
+    resolvers,
+    internalSecret: deps.internalSecret,
     readiness: deps.readiness ?? [],
     subscriptions: true,
     context: async (base, header) => ({
       ...base,
-      identity: await readIdentity(header(IDENTITY_HEADER)),
       stockLoader: createStockLoader(counters),
       restock,
       stockChanges,

@@ -1,6 +1,5 @@
-import { buildSubgraph } from "../../../common/schema.ts";
-import { createService, type ReadinessCheck } from "../../../common/service.ts";
-import { createInternalIdentityReader, IDENTITY_HEADER } from "../../../common/identity.ts";
+import type { ReadinessCheck } from "../../../common/service.ts";
+import { createSubgraphService } from "../../../common/subgraph.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { OrderDomain } from "./domain.ts";
 import { resolvers, type OrderContext } from "./resolvers.ts";
@@ -22,18 +21,18 @@ export interface OrderServiceDeps {
 /** Builds the order subgraph (GraphQL plus the payment webhook); it does not listen or connect anything itself. */
 export async function createOrderService(deps: OrderServiceDeps) {
   const { domain } = deps;
-  const readIdentity = createInternalIdentityReader(deps.internalSecret);
   const statusChanges = deps.hub ? createOrderStatusChanges(deps.hub) : null;
-  return createService<OrderContext>({
+  return createSubgraphService<OrderContext>({
     name: "order",
     logger: deps.logger,
-    schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
+    schemaFile: new URL("../schema.graphql", import.meta.url),
+    resolvers,
+    internalSecret: deps.internalSecret,
     readiness: deps.readiness ?? [],
     subscriptions: true,
     routes: paymentWebhookRoute({ prisma: domain.prisma, secret: deps.webhookSecret, logger: deps.logger }),
     context: async (base, header) => ({
       ...base,
-      identity: await readIdentity(header(IDENTITY_HEADER)),
       domain,
       orderLoader: domain.orders.createLoader(),
       statusChanges,

@@ -1,6 +1,5 @@
-import { buildSubgraph } from "../../../common/schema.ts";
-import { createService, type ReadinessCheck } from "../../../common/service.ts";
-import { createInternalIdentityReader, IDENTITY_HEADER } from "../../../common/identity.ts";
+import type { ReadinessCheck } from "../../../common/service.ts";
+import { createSubgraphService } from "../../../common/subgraph.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { createProductStore } from "./products.ts";
@@ -23,15 +22,15 @@ export async function createProductService(deps: ProductServiceDeps) {
   const metrics = deps.cache?.metrics ?? createProductMetrics();
   const store = createProductStore(deps.prisma, { onQuery: (operation) => metrics.storeQueries.inc({ operation }) });
   const products: Catalogue = deps.cache ? createCachedCatalogue(store, deps.cache) : store;
-  const readIdentity = createInternalIdentityReader(deps.internalSecret);
-  const service = await createService<ProductContext>({
+  const service = await createSubgraphService<ProductContext>({
     name: "product",
     logger: deps.logger,
-    schema: buildSubgraph(new URL("../schema.graphql", import.meta.url), resolvers as never),
+    schemaFile: new URL("../schema.graphql", import.meta.url),
+    resolvers,
+    internalSecret: deps.internalSecret,
     readiness: deps.readiness ?? [{ name: "postgres", check: () => deps.prisma.$queryRaw`SELECT 1` }],
     context: async (base, header) => ({
       ...base,
-      identity: await readIdentity(header(IDENTITY_HEADER)),
       products,
       productLoader: products.createLoader(),
     }),
