@@ -70,7 +70,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
     c.on("error", (err) => log.warn({ err }, "relay connection error"));
     c.on("notification", () => (wakeUp ? wakeUp() : (pending = true)));
     await c.connect();
-    await c.query(`LISTEN ${CHANNEL}`);
     return c;
   };
 
@@ -117,6 +116,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
           await wait(pollMs);
           continue;
         }
+        // Only the relay that holds the lock listens: a standby that woke on every commit would only find the
+        // lock taken again (under load, one wasted round trip per standby per commit).
+        await client.query(`LISTEN ${CHANNEL}`);
         while (!stopped) {
           const sent = await drain(client);
           failures = 0;
