@@ -35,6 +35,9 @@ export async function createEventHub<T extends TopicName>(options: {
   await consumer.run({
     partitionsConsumedConcurrently: 6,
     eachMessage: async ({ topic, message }) => {
+      // Events are keyed by aggregate id: most have no subscriber here and are skipped without parsing.
+      const name = byFullName.get(topic)!;
+      if (message.key && !listeners.has(keyOf(name, message.key.toString("utf8")))) return;
       let event: unknown;
       try {
         event = JSON.parse(message.value?.toString("utf8") ?? "");
@@ -42,7 +45,7 @@ export async function createEventHub<T extends TopicName>(options: {
         return log.warn({ topic, offset: message.offset }, "skipping malformed event");
       }
       if (!isEventEnvelope(event)) return;
-      const set = listeners.get(keyOf(byFullName.get(topic)!, event.aggregateId));
+      const set = listeners.get(keyOf(name, event.aggregateId));
       if (set) for (const listener of set) (listener as Listener<unknown>)(event);
     },
   });
