@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { KafkaMessage } from "kafkajs";
-import type { KafkaContext, Producer } from "../../../common/kafka.ts";
+import { FETCH_LINGER_BYTES, type KafkaContext, type Producer } from "../../../common/kafka.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import { dlqTopic, type FlashOrderPlaced } from "../../../common/events.ts";
@@ -47,7 +47,7 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Writes FlashOrderPlaced events to PostgreSQL in batches (kafkajs `eachBatch`, up to `batchSize` orders per
- * statement; the broker's 50 ms fetch wait is the linger). Offsets are committed only after their orders are
+ * statement; the broker gathers up to 64 KiB or 50 ms of them per fetch: the linger). Offsets are committed only after their orders are
  * written, and the write is idempotent, so a crash or rebalance re-writes at most one batch, harmlessly. A
  * message that is not a valid event, or whose order keeps failing on its own, goes to the dead-letter topic.
  */
@@ -57,7 +57,7 @@ export async function startFlashOrderWriter(options: FlashOrderWriterOptions): P
   const maxAttempts = options.maxAttempts ?? 5;
   const topic = ctx.topic("flash-order");
   const log = options.logger.child({ consumer: options.groupId });
-  const consumer = ctx.kafka.consumer({ groupId: options.groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, allowAutoTopicCreation: false, maxWaitTimeInMs: 50 });
+  const consumer = ctx.kafka.consumer({ groupId: options.groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, allowAutoTopicCreation: false, minBytes: FETCH_LINGER_BYTES, maxWaitTimeInMs: 50 });
 
   const deadLetter = (message: KafkaMessage, reason: string) => {
     log.warn({ reason, offset: message.offset }, "sending flash order to dead-letter topic");

@@ -68,5 +68,6 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
     // dead-letters just that one.
     handleBatch: mailAll,
     handle: (event) => mailAll([event]),
+    fetchLingerMs: 100, // a mail a tenth of a second later, for batches that make the above pay off under load
   });
 }
