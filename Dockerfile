@@ -12,10 +12,11 @@ RUN apt-get update \
 WORKDIR /app
 
 # Dependencies first, in their own layer, so a source change does not reinstall them.
-# npm ci runs the package's postinstall (`prisma generate`), which needs the schema and prisma.config.ts.
+# npm ci runs the package's postinstall (patch-package, then `prisma generate`), which needs patches/, the schema and prisma.config.ts.
 # devDependencies stay: `prisma` (the generator) is one, and tsx runs the sources directly.
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma ./prisma
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund && npm cache clean --force
 
 COPY . .
