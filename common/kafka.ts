@@ -1,4 +1,4 @@
-import { Kafka, logLevel, CompressionTypes, Partitioners, type Producer, type Consumer, type Message, type LogEntry, type KafkaMessage } from "kafkajs";
+import { Kafka, logLevel, CompressionTypes, Partitioners, type Producer, type Consumer, type Message, type LogEntry, type KafkaMessage, type EachBatchPayload } from "kafkajs";
 import type { Logger } from "./logger.ts";
 import { TOPICS, dlqTopic, isEventEnvelope, type EventEnvelope, type TopicEvents, type TopicName } from "./events.ts";
 
@@ -130,6 +130,13 @@ export interface ConsumerOptions<T extends TopicName> {
 /** How much a lingering fetch gathers before the broker answers (see `fetchLingerMs`). */
 export const FETCH_LINGER_BYTES = 64 * 1024;
 
+/**
+ * Consumed offsets are committed at most this often (kafkajs would commit every partition's batch, each
+ * its own request: hundreds a second under load). Handlers are idempotent, so a crash only means up to
+ * this much is delivered again.
+ */
+export const COMMIT_INTERVAL_MS = 1_000;
+
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -187,32 +194,63 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
   await consumer.connect();
   await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: options.fromBeginning ?? true });
   const handleBatch = options.handleBatch;
-  if (handleBatch) {
-    await consumer.run({
-      partitionsConsumedConcurrently: options.concurrency ?? 3,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
-        if (!isRunning() || isStale()) return;
-        const decoded = batch.messages.map((message) => ({ message, event: decode(message) }));
+  const close = await runBatches(consumer, {
+    concurrency: options.concurrency ?? 3,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      const decoded = batch.messages.map((message) => ({ message, event: decode(message) }));
+      if (handleBatch) {
         try {
           await handleBatch(decoded.flatMap(({ event }) => (typeof event === "string" ? [] : [event as TopicEvents[T]])));
           for (const { message, event } of decoded) if (typeof event === "string") await deadLetter(batch.topic, message, event);
+          resolveOffset(batch.lastOffset());
+          return;
         } catch (error) {
           log.warn({ err: error, events: decoded.length }, "batch handler failed; handling its events one by one");
-          for (const { message, event } of decoded) {
-            await handleOne(batch.topic, batch.partition, message, event);
-            await heartbeat();
-          }
         }
-        resolveOffset(batch.lastOffset());
-        await commitOffsetsIfNecessary();
-      },
-    });
-  } else {
-    await consumer.run({
-      partitionsConsumedConcurrently: options.concurrency ?? 3,
-      eachMessage: ({ topic, partition, message }) => handleOne(topic, partition, message, decode(message)),
-    });
-  }
-  return { close: () => consumer.disconnect() };
+      }
+      for (const { message, event } of decoded) {
+        if (!isRunning() || isStale()) return;
+        await handleOne(batch.topic, batch.partition, message, event);
+        resolveOffset(message.offset);
+        await heartbeat();
+      }
+    },
+  });
+  return { close };
+}
+
+/**
+ * `consumer.run` for `eachBatch` handlers that resolve offsets as they finish messages. Instead of kafkajs's
+ * commit after every partition's batch (one request each), resolved offsets are committed at most every
+ * COMMIT_INTERVAL_MS, at the end of the batch that was running when the consumer stopped, and by the
+ * returned close function before it disconnects: a clean stop hands over exactly where it was.
+ */
+export async function runBatches(
+  consumer: Consumer,
+  options: { concurrency: number; eachBatch: (payload: EachBatchPayload) => Promise<void> },
+): Promise<() => Promise<void>> {
+  const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
+  consumer.on(consumer.events.GROUP_JOIN, () => resolved.clear()); // a rebalance: our old partitions are not ours to commit
+  await consumer.run({
+    autoCommit: false,
+    autoCommitInterval: COMMIT_INTERVAL_MS,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.concurrency,
+    eachBatch: async (payload) => {
+      const { topic, partition } = payload.batch;
+      if (!payload.isRunning() || payload.isStale()) return;
+      await options.eachBatch({
+        ...payload,
+        resolveOffset: (offset) => {
+          payload.resolveOffset(offset);
+          resolved.set(`${topic}\u0000${partition}`, { topic, partition, offset: (BigInt(offset) + 1n).toString() });
+        },
+      });
+      await payload.commitOffsetsIfNecessary(payload.isRunning() ? undefined : payload.uncommittedOffsets());
+    },
+  });
+  return async () => {
+    if (resolved.size > 0) await consumer.commitOffsets([...resolved.values()]).catch(() => undefined);
+    await consumer.disconnect();
+  };
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { KafkaMessage } from "kafkajs";
-import { FETCH_LINGER_BYTES, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import { FETCH_LINGER_BYTES, runBatches, type KafkaContext, type Producer } from "../../../common/kafka.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import { dlqTopic, type FlashOrderPlaced } from "../../../common/events.ts";
@@ -47,9 +47,10 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Writes FlashOrderPlaced events to PostgreSQL in batches (kafkajs `eachBatch`, up to `batchSize` orders per
- * statement; the broker gathers up to 64 KiB or 50 ms of them per fetch: the linger). Offsets are committed only after their orders are
- * written, and the write is idempotent, so a crash or rebalance re-writes at most one batch, harmlessly. A
- * message that is not a valid event, or whose order keeps failing on its own, goes to the dead-letter topic.
+ * statement; the broker gathers up to 64 KiB or 50 ms of them per fetch: the linger). Offsets are resolved
+ * only after their orders are written and committed at most once a second; the write is idempotent, so a
+ * crash or rebalance re-writes at most that second of batches, harmlessly. A message that is not a valid
+ * event, or whose order keeps failing on its own, goes to the dead-letter topic.
  */
 export async function startFlashOrderWriter(options: FlashOrderWriterOptions): Promise<{ close: () => Promise<void> }> {
   const { ctx, producer, prisma } = options;
@@ -111,21 +112,19 @@ export async function startFlashOrderWriter(options: FlashOrderWriterOptions): P
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: !fromNow });
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-  await consumer.run({
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 3,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+  const close = await runBatches(consumer, {
+    concurrency: 3,
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       for (let i = 0; i < batch.messages.length; i += options.batchSize) {
         if (!isRunning() || isStale()) return;
         const chunk = batch.messages.slice(i, i + options.batchSize);
         await write(chunk, heartbeat);
         resolveOffset(chunk.at(-1)!.offset);
-        await commitOffsetsIfNecessary();
         await heartbeat();
       }
     },
   });
   for (const { partition, offset } of offsets) consumer.seek({ topic, partition, offset });
   if (fromNow) await joined;
-  return { close: () => consumer.disconnect() };
+  return { close };
 }
