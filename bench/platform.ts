@@ -106,8 +106,8 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
   ports.router = await freePort();
   childEnv.PORT = String(ports.router);
   const children = new Map<string, ChildProcess>();
-  // BENCH_PROFILE=<service> writes a V8 CPU profile of that service to .infra/profiles when it stops.
-  const profile = (name: string) => (process.env.BENCH_PROFILE === name ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}.infra/profiles`] : []);
+  // BENCH_PROFILE=<service>[,<service>...] writes a V8 CPU profile of each to .infra/profiles when it stops.
+  const profile = (name: string) => (process.env.BENCH_PROFILE?.split(",").includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}.infra/profiles`] : []);
   const run = (name: string, entry: string) =>
     children.set(name, spawn(process.execPath, [...profile(name), "--import", "tsx", `${ROOT}${entry}`], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }));
   // The services go down with the bench, however it ends (a signal, an error, Ctrl-C).
