@@ -119,16 +119,23 @@ export interface ConsumerOptions<T extends TopicName> {
   /** Partitions processed in parallel (default 3). */
   concurrency?: number;
   /**
-   * Lets the broker hold a fetch until it has gathered 64 KiB or this many ms have passed: under load, a few
-   * large batches instead of one small fetch per handful of events, for at most this much added delivery
-   * latency. Default: the broker answers as soon as there is anything (for consumers whose latency is seen).
+   * After a fetch that brought events, wait this long before the next one: under load, one large batch per
+   * interval instead of one small fetch per handful of events, for at most this much added delivery latency.
+   * An idle consumer still waits for events on the broker (one request a second). Default 0 (no wait), for
+   * consumers whose latency is seen.
    */
-  fetchLingerMs?: number;
+  lingerMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** How much a lingering fetch gathers before the broker answers (see `fetchLingerMs`). */
-export const FETCH_LINGER_BYTES = 64 * 1024;
+/**
+ * A consumer of one of the platform's groups. An idle fetch waits at most 1 s on the broker (kafkajs's default
+ * is 5 s): one request a second while there is nothing to read, and `disconnect`, which waits out the fetch in
+ * flight, returns within a second.
+ */
+export function createConsumer(ctx: KafkaContext, groupId: string): Consumer {
+  return ctx.kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 1_000, allowAutoTopicCreation: false });
+}
 
 /**
  * Consumed offsets are committed at most this often (kafkajs would commit every partition's batch, each
@@ -150,8 +157,7 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
   const backoffMs = options.backoffMs ?? 100;
   const sleep = options.sleep ?? realSleep;
   const byFullName = new Map<string, T>(topics.map((t) => [ctx.topic(t), t]));
-  const linger = options.fetchLingerMs === undefined ? {} : { minBytes: FETCH_LINGER_BYTES, maxWaitTimeInMs: options.fetchLingerMs };
-  const consumer = ctx.kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, allowAutoTopicCreation: false, ...linger });
+  const consumer = createConsumer(ctx, groupId);
   const log = logger.child({ consumer: groupId });
 
   const deadLetter = async (topic: string, message: { key: Buffer | null; value: Buffer | null }, reason: string) => {
@@ -196,6 +202,7 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
   const handleBatch = options.handleBatch;
   const close = await runBatches(consumer, {
     concurrency: options.concurrency ?? 3,
+    lingerMs: options.lingerMs,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       const decoded = batch.messages.map((message) => ({ message, event: decode(message) }));
       if (handleBatch) {
@@ -220,15 +227,22 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
 }
 
 /**
- * `consumer.run` for `eachBatch` handlers that resolve offsets as they finish messages. Instead of kafkajs's
- * commit after every partition's batch (one request each), resolved offsets are committed at most every
- * COMMIT_INTERVAL_MS, at the end of the batch that was running when the consumer stopped, and by the
- * returned close function before it disconnects: a clean stop hands over exactly where it was.
+ * `consumer.run` for `eachBatch` handlers that resolve offsets as they finish messages.
+ * - Commits: instead of kafkajs's commit after every partition's batch (one request each), resolved offsets
+ *   are committed at most every COMMIT_INTERVAL_MS, at the end of the batch that was running when the
+ *   consumer stopped, and by the returned close function before it disconnects: a clean stop hands over
+ *   exactly where it was. `commit: false` for a group whose offsets are never read.
+ * - Linger: kafkajs fetches again as soon as a fetch's batches are handled, and the broker answers as soon as
+ *   anything arrived, so under a steady stream every fetch brings a handful of events. With `lingerMs`, the
+ *   batches of a fetch that brought events wait out that interval (together, once per fetch) first.
  */
 export async function runBatches(
   consumer: Consumer,
-  options: { concurrency: number; eachBatch: (payload: EachBatchPayload) => Promise<void> },
+  options: { concurrency: number; lingerMs?: number; commit?: boolean; eachBatch: (payload: EachBatchPayload) => Promise<void> },
 ): Promise<() => Promise<void>> {
+  const commit = options.commit ?? true;
+  const lingerMs = options.lingerMs ?? 0;
+  let lingerUntil = 0;
   const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
   consumer.on(consumer.events.GROUP_JOIN, () => resolved.clear()); // a rebalance: our old partitions are not ours to commit
   await consumer.run({
@@ -243,10 +257,15 @@ export async function runBatches(
         ...payload,
         resolveOffset: (offset) => {
           payload.resolveOffset(offset);
-          resolved.set(`${topic}\u0000${partition}`, { topic, partition, offset: (BigInt(offset) + 1n).toString() });
+          if (commit) resolved.set(`${topic}\u0000${partition}`, { topic, partition, offset: (BigInt(offset) + 1n).toString() });
         },
       });
-      await payload.commitOffsetsIfNecessary(payload.isRunning() ? undefined : payload.uncommittedOffsets());
+      if (commit) await payload.commitOffsetsIfNecessary(payload.isRunning() ? undefined : payload.uncommittedOffsets());
+      if (lingerMs > 0 && payload.batch.messages.length > 0 && payload.isRunning()) {
+        const now = Date.now();
+        if (lingerUntil <= now) lingerUntil = now + lingerMs; // the first batch of this fetch to finish
+        await realSleep(lingerUntil - now);
+      }
     },
   });
   return async () => {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { KafkaMessage } from "kafkajs";
-import { FETCH_LINGER_BYTES, runBatches, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import { createConsumer, runBatches, type KafkaContext, type Producer } from "../../../common/kafka.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import { dlqTopic, type FlashOrderPlaced } from "../../../common/events.ts";
@@ -47,7 +47,7 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Writes FlashOrderPlaced events to PostgreSQL in batches (kafkajs `eachBatch`, up to `batchSize` orders per
- * statement; the broker gathers up to 64 KiB or 50 ms of them per fetch: the linger). Offsets are resolved
+ * statement; after a fetch that brought orders it waits 50 ms before the next, to gather more). Offsets are resolved
  * only after their orders are written and committed at most once a second; the write is idempotent, so a
  * crash or rebalance re-writes at most that second of batches, harmlessly. A message that is not a valid
  * event, or whose order keeps failing on its own, goes to the dead-letter topic.
@@ -58,7 +58,7 @@ export async function startFlashOrderWriter(options: FlashOrderWriterOptions): P
   const maxAttempts = options.maxAttempts ?? 5;
   const topic = ctx.topic("flash-order");
   const log = options.logger.child({ consumer: options.groupId });
-  const consumer = ctx.kafka.consumer({ groupId: options.groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, allowAutoTopicCreation: false, minBytes: FETCH_LINGER_BYTES, maxWaitTimeInMs: 50 });
+  const consumer = createConsumer(ctx, options.groupId);
 
   const deadLetter = (message: KafkaMessage, reason: string) => {
     log.warn({ reason, offset: message.offset }, "sending flash order to dead-letter topic");
@@ -114,6 +114,7 @@ export async function startFlashOrderWriter(options: FlashOrderWriterOptions): P
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   const close = await runBatches(consumer, {
     concurrency: 3,
+    lingerMs: 50,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       for (let i = 0; i < batch.messages.length; i += options.batchSize) {
         if (!isRunning() || isStale()) return;

@@ -27,7 +27,7 @@ export function startFulfilment({ ctx, producer, logger, transitions }: Fulfilme
     topics: ["order"],
     logger,
     // Nearly every order event is skipped here: fetch them in large batches (PAID -> CONFIRMED up to 100 ms later).
-    fetchLingerMs: 100,
+    lingerMs: 100,
     handle: async (event) => {
       // Most order events are not PAID: skip them before the full parse. Notifications reads every order
       // event and dead-letters malformed ones, so nothing is lost by not parsing them here.

@@ -68,6 +68,6 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
     // dead-letters just that one.
     handleBatch: mailAll,
     handle: (event) => mailAll([event]),
-    fetchLingerMs: 100, // a mail a tenth of a second later, for batches that make the above pay off under load
+    lingerMs: 100, // a mail up to a tenth of a second later under load, for batches that make the above pay off
   });
 }

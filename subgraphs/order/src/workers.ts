@@ -27,7 +27,7 @@ export interface OrderWorkersDeps {
 export async function startOrderWorkers(deps: OrderWorkersDeps): Promise<{ close: () => Promise<void> }> {
   const { domain, ctx, producer, logger } = deps;
   const started: { close: () => Promise<unknown> }[] = [];
-  // In parallel: each kafkajs consumer waits out its current fetch (up to 5 s) before it leaves its group.
+  // In parallel: each kafkajs consumer waits out its current fetch (up to 1 s) before it leaves its group.
   const close = async () => void (await Promise.all(started.map((worker) => worker.close())));
   try {
     if (deps.sweepIntervalMs > 0) started.push(domain.sweeper.start(deps.sweepIntervalMs));
