@@ -47,7 +47,7 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Writes FlashOrderPlaced events to PostgreSQL in batches (kafkajs `eachBatch`, up to `batchSize` orders per
- * statement; after a fetch that brought orders it waits 50 ms before the next, to gather more). Offsets are resolved
+ * statement; after a fetch that brought orders it waits 200 ms before the next, to gather more). Offsets are resolved
  * only after their orders are written and committed at most once a second; the write is idempotent, so a
  * crash or rebalance re-writes at most that second of batches, harmlessly. A message that is not a valid
  * event, or whose order keeps failing on its own, goes to the dead-letter topic.
@@ -114,7 +114,7 @@ export async function startFlashOrderWriter(options: FlashOrderWriterOptions): P
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   const close = await runBatches(consumer, {
     concurrency: 3,
-    lingerMs: 50,
+    lingerMs: 200,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
       for (let i = 0; i < batch.messages.length; i += options.batchSize) {
         if (!isRunning() || isStale()) return;

@@ -68,6 +68,6 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
     // dead-letters just that one.
     handleBatch: mailAll,
     handle: (event) => mailAll([event]),
-    lingerMs: 100, // a mail up to a tenth of a second later under load, for batches that make the above pay off
+    lingerMs: 200, // a mail up to a fifth of a second later under load, for batches that make the above pay off
   });
 }
