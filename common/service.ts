@@ -71,6 +71,9 @@ function errorLoggingPlugin<TContext extends BaseContext>(): ApolloServerPlugin<
   };
 }
 
+/** The request id a caller sent (`x-request-id`), or a new one: every log line and subgraph call carries it. */
+export const requestIdOf = (req: http.IncomingMessage): string => (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
+
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -135,7 +138,7 @@ export async function createService<TContext extends BaseContext>(options: Servi
   });
   options.routes?.(app);
   const contextFor = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const requestId = (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
+    const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     return options.context({ requestId, logger: logger.child({ requestId }) }, (name) => {
       const value = req.headers[name.toLowerCase()];

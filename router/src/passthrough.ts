@@ -1,5 +1,4 @@
 import type http from "node:http";
-import { randomUUID } from "node:crypto";
 import { request, type Dispatcher } from "undici";
 import { getOperationAST, parse, validate, type GraphQLSchema } from "graphql";
 import { operationFromDocument } from "@apollo/federation-internals";
@@ -7,6 +6,7 @@ import { LRUCache } from "lru-cache";
 import type { Identity } from "../../common/identity.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Metrics } from "../../common/metrics.ts";
+import { requestIdOf } from "../../common/service.ts";
 import { CLIENT_IP_HEADER } from "./context.ts";
 import { forwardedHeaders } from "./gateway.ts";
 import type { SubscriptionPlanner } from "./subscriptions/planner.ts";
@@ -100,7 +100,7 @@ export function createPassthrough(options: PassthroughOptions) {
     const route = routeFor(body);
     if (!route) return false;
     const started = process.hrtime.bigint();
-    const requestId = (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
+    const requestId = requestIdOf(req);
     const identity = await options.identityOf(req.headers.authorization);
     const clientIp = req.headers[CLIENT_IP_HEADER];
     const headers = { "content-type": "application/json", ...forwardedHeaders(options.sign, identity, requestId, typeof clientIp === "string" ? clientIp : undefined) };

@@ -2,7 +2,7 @@ import type http from "node:http";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { sandboxLandingPage } from "./landing-page.ts";
 import { createClientTokenVerifier } from "../../common/identity.ts";
-import { createService } from "../../common/service.ts";
+import { createService, requestIdOf } from "../../common/service.ts";
 import { createMetrics } from "../../common/metrics.ts";
 import type { Logger } from "../../common/logger.ts";
 import { createGateway } from "./gateway.ts";
@@ -86,7 +86,7 @@ export async function createRouter(options: RouterOptions) {
     subscribe,
     heartbeatMs: options.heartbeatMs,
     context: async (req) => {
-      const requestId = (req.headers["x-request-id"] as string | undefined) ?? crypto.randomUUID();
+      const requestId = requestIdOf(req);
       return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.headers.authorization) };
     },
   });
