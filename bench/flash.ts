@@ -148,9 +148,9 @@ try {
   console.log(`\nrouter / subgraph throughput: ${(routed.rps / directRun.rps).toFixed(2)}`);
   console.log("\nCPU ms per attempt (2 cores = 2,000 ms of CPU per second):");
   for (const r of rounds.flat()) {
-    const total = Object.values(r.cpuPerAttempt).reduce((a, b) => a + b, 0);
+    const cpu = Object.values(r.cpuPerAttempt).reduce((a, b) => a + b, 0);
     const parts = Object.entries(r.cpuPerAttempt).sort((a, b) => b[1] - a[1]).filter(([, ms]) => ms >= 0.005).map(([k, ms]) => `${k} ${ms.toFixed(2)}`).join(", ");
-    console.log(`${r.name.padEnd(12)} total ${total.toFixed(2)}: ${parts}`);
+    console.log(`${r.name.padEnd(12)} total ${cpu.toFixed(2)}: ${parts}`);
   }
   for (const [name, c] of Object.entries(checks)) {
     console.log(`no oversell (${name}): Redis sold ${c.redisSold} + remaining ${c.remaining} = ${QUANTITY}? sold <= quantity? PostgreSQL ${c.pgSold} after ${c.catchUpMs} ms; buyers told RESERVED ${c.buyersTold} (+ up to ${CONNECTIONS * ROUNDS} answers in flight at the stops) -> ${c.ok ? "OK" : "FAILED"}`);

@@ -30,8 +30,7 @@ export async function benchEnv(logger: Logger, extra: Record<string, string> = {
   const redisUrl = new URL(env.REDIS_URL ?? "redis://127.0.0.1:6379");
   redisUrl.pathname = `/${process.env.BENCH_REDIS_DB ?? 15}`;
   rmSync(BENCH_MAIL_DIR, { recursive: true, force: true });
-  const mailDir = BENCH_MAIL_DIR;
-  Object.assign(env, { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl.toString(), MAIL_DIR: mailDir, KAFKA_TOPIC_PREFIX: "bench.", NODE_ENV: "production", LOG_LEVEL: "error", SEED: "false", ...extra });
+  Object.assign(env, { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl.toString(), MAIL_DIR: BENCH_MAIL_DIR, KAFKA_TOPIC_PREFIX: "bench.", NODE_ENV: "production", LOG_LEVEL: "error", SEED: "false", ...extra });
   await prepare(loadConfig(env), logger);
   const db = new pg.Client({ connectionString: dbUrl.toString() });
   await db.connect();

@@ -27,8 +27,8 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => type
  * plugin hooks, header maps), which was a fifth of the flash-sale subgraph's CPU per purchase. Anything else
  * returns false and goes to Apollo Server: GET, persisted queries, unknown or invalid documents (their
  * errors are Apollo's), subscriptions, several-operation ambiguities, odd `variables`, and requests whose
- * variables do not coerce (Apollo answers those with its 400). `test/graphql-fast.e2e.test.ts` requires the same
- * status and body from both paths.
+ * variables do not coerce (Apollo answers those with its 400). `common/test/graphql-fast.unit.test.ts`
+ * requires the same status and body from both paths.
  */
 export function createFastPath<TContext extends { logger: Logger }>(options: FastPathOptions<TContext>) {
   const documents = new LRUCache<string, DocumentNode | false>({ max: 1_000 });

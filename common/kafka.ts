@@ -142,7 +142,7 @@ export function createConsumer(ctx: KafkaContext, groupId: string): Consumer {
  * its own request: hundreds a second under load). Handlers are idempotent, so a crash only means up to
  * this much is delivered again.
  */
-export const COMMIT_INTERVAL_MS = 1_000;
+const COMMIT_INTERVAL_MS = 1_000;
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
