@@ -29,6 +29,13 @@ const untilStatus = (id: string, user: string, status: string) =>
     return order?.status === status ? order : undefined;
   }, 30_000, `order ${id} to become ${status}`);
 
+/** The development mail files of one order, once there are `count` of them, sorted by name. */
+const mailsOf = (orderId: string, count: number) =>
+  eventually(async () => {
+    const mine = (await readdir(stack.order.mailDir)).filter((f) => f.startsWith(orderId) && f.endsWith(".eml"));
+    return mine.length === count ? mine.sort() : undefined;
+  }, 30_000, `${count} mails of order ${orderId}`);
+
 test("a successful payment makes the order PAID then CONFIRMED, sells the stock and publishes every change", async () => {
   const events = await watchTopic(stack.kafka, "order");
   try {
@@ -210,10 +217,7 @@ test("notifications read whole batches, yet dead-letter only a poison event and 
     expect(rejected.headers["dlq-reason"]).toMatch(/^permanent: .*OrderStatusChanged: data\./);
     const malformed = await dlq.waitFor((m) => m.value === "{ this is not json" && m.headers["dlq-group"] === group);
     expect(malformed.headers["dlq-reason"]).toBe("malformed JSON");
-    await eventually(async () => {
-      const mine = (await readdir(stack.order.mailDir)).filter((f) => f.startsWith(order.id) && f.endsWith(".eml"));
-      return mine.length === 2 ? mine : undefined;
-    }, 30_000, "the reserved and cancelled mails");
+    await mailsOf(order.id, 2);
   } finally {
     await dlq.close();
   }
@@ -225,10 +229,7 @@ test("the buyer is mailed at every status change; the messages are readable .eml
   const user = await token(userId);
   const order = await placed(user, product, 1);
   await stack.gql(CANCEL_ORDER, { id: order.id }, { token: user });
-  const files = await eventually(async () => {
-    const mine = (await readdir(stack.order.mailDir)).filter((f) => f.startsWith(order.id) && f.endsWith(".eml"));
-    return mine.length === 2 ? mine.sort() : undefined;
-  }, 30_000, "two mails");
+  const files = await mailsOf(order.id, 2);
   expect(files.map((f) => f.split("-")[5])).toEqual(["cancelled", "reserved"]);
   const cancelled = await readFile(`${stack.order.mailDir}/${files[0]}`, "utf8");
   expect(cancelled).toContain(`To: <${userId}@${config.MAIL_RECIPIENT_DOMAIN}>`);
