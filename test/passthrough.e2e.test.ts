@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import { readFileSync } from "node:fs";
 import { createPassthrough } from "../router/src/passthrough.ts";
 import { createSubscriptionPlanner } from "../router/src/subscriptions/planner.ts";
@@ -98,5 +99,55 @@ describe("a client cannot tell the pass-through from the gateway", () => {
 
     const badVariables = await same({ query: `query($id: ID!) { product(id: $id) { id } }`, variables: { id: { not: "an id" } } });
     expect(badVariables.status).toBe(400);
+  });
+});
+
+describe("a subgraph that does not answer", () => {
+  // A subgraph that accepts connections and never answers, and an address nobody listens on: the router answers
+  // INTERNAL_SERVER_ERROR naming the subgraph once its timeout (here 300 ms) passes, or at once.
+  const silent = http.createServer(() => undefined);
+  const agent = new Agent();
+  let router: http.Server;
+  let urls: Record<string, string>;
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve));
+    urls = { product: `http://127.0.0.1:${closedPort}/graphql`, inventory: "http://i", order: "http://o", "flash-sale": `http://127.0.0.1:${(silent.address() as { port: number }).port}/graphql` };
+    const { intercept } = createPassthrough({
+      planner: createSubscriptionPlanner(readFileSync(SUPERGRAPH_FILE, "utf8")),
+      subgraphUrls: urls,
+      identityOf: async () => ({ user: null }),
+      sign: () => "",
+      dispatcher: agent,
+      timeoutMs: 300,
+      metrics: createMetrics("test"),
+      logger,
+    });
+    router = http.createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      if (!(await intercept(req, res, JSON.parse(Buffer.concat(chunks).toString("utf8"))))) res.writeHead(500).end("not routed");
+    });
+    await new Promise<void>((resolve) => router.listen(0, "127.0.0.1", resolve));
+  });
+  afterAll(async () => {
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
+    await new Promise((resolve) => router.close(resolve));
+    await agent.close();
+  });
+  const ask = async (query: string, variables?: unknown) => {
+    const response = await fetch(`http://127.0.0.1:${(router.address() as { port: number }).port}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+    return { status: response.status, body: (await response.json()) as unknown };
+  };
+
+  test.each([
+    ["a silent subgraph (timeout)", "flash-sale", `mutation($i: FlashPurchaseInput!) { flashPurchase(input: $i) { id } }`, { i: { flashSaleId: randomUUID(), productId: randomUUID(), quantity: 1, idempotencyKey: "k" } }],
+    ["an unreachable subgraph", "product", `{ product(id: "1") { id name } }`, undefined],
+  ])("%s: INTERNAL_SERVER_ERROR naming it", async (_name, serviceName, query, variables) => {
+    expect(await ask(query, variables)).toEqual({ status: 200, body: { data: null, errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR", serviceName } }] } });
   });
 });
