@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { loadConfig } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
 import { SUBGRAPHS } from "../schema/compose.ts";
-import { infraUp, ROOT, serviceArgs } from "../scripts/env.ts";
+import { infraUp, ROOT } from "../scripts/env.ts";
 import { prepare } from "../scripts/prepare.ts";
 
 /**
@@ -108,7 +108,7 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
   // BENCH_PROFILE=<service>[,<service>...] writes a V8 CPU profile of each to .infra/profiles when it stops.
   const profile = (name: string) => (process.env.BENCH_PROFILE?.split(",").includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}.infra/profiles`] : []);
   const run = (name: string, entry: string) =>
-    children.set(name, spawn(process.execPath, [...profile(name), ...serviceArgs(entry, childEnv)], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }));
+    children.set(name, spawn(process.execPath, [...profile(name), "--import", "tsx", `${ROOT}${entry}`], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }));
   // The services go down with the bench, however it ends (a signal, an error, Ctrl-C).
   const killAll = () => children.forEach((child) => child.exitCode === null && child.kill("SIGKILL"));
   process.once("exit", killAll);

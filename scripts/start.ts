@@ -5,7 +5,7 @@ import { createPrisma } from "../common/prisma.ts";
 import { SUBGRAPHS } from "../schema/compose.ts";
 import { prepare } from "./prepare.ts";
 import { seed } from "./seed.ts";
-import { infraDown, infraUp, ROOT, serviceArgs } from "./env.ts";
+import { infraDown, infraUp, ROOT } from "./env.ts";
 
 // `npm start`: infrastructure, migrations, demo data, every subgraph and the router, in one terminal.
 // Ctrl-C or SIGTERM stops the services, then whatever infrastructure this command itself started.
@@ -32,7 +32,7 @@ let stopping = false;
 
 function startProcess(name: string) {
   const { entry } = ENTRIES[name]!;
-  const child = spawn(process.execPath, serviceArgs(entry, env), { env, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", `${ROOT}${entry}`], { env, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
   child.on("exit", (code, signal) => {
     children.delete(name);
     if (!stopping) {
