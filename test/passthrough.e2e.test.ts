@@ -22,19 +22,23 @@ afterAll(async () => {
   await stack.close();
 });
 
-describe("routing decisions", () => {
-  const agent = new Agent();
-  afterAll(() => agent.close());
-  const { route } = createPassthrough({
+/** A pass-through on its own, for anonymous callers, against the given subgraph URLs. */
+const passthroughFor = (subgraphUrls: Record<string, string>, dispatcher: Agent, timeoutMs: number) =>
+  createPassthrough({
     planner: createSubscriptionPlanner(readFileSync(SUPERGRAPH_FILE, "utf8")),
-    subgraphUrls: { product: "http://p", inventory: "http://i", order: "http://o", "flash-sale": "http://f" },
+    subgraphUrls,
     identityOf: async () => ({ user: null }),
     sign: () => "",
-    dispatcher: agent,
-    timeoutMs: 1_000,
+    dispatcher,
+    timeoutMs,
     metrics: createMetrics("test"),
     logger,
   });
+
+describe("routing decisions", () => {
+  const agent = new Agent();
+  afterAll(() => agent.close());
+  const { route } = passthroughFor({ product: "http://p", inventory: "http://i", order: "http://o", "flash-sale": "http://f" }, agent, 1_000);
   const serviceOf = (query: string, operationName?: string) => {
     const decided = route({ query, operationName });
     return decided ? decided.serviceName : "gateway";
@@ -116,16 +120,7 @@ describe("a subgraph that does not answer", () => {
     const closedPort = (closed.address() as { port: number }).port;
     await new Promise((resolve) => closed.close(resolve));
     urls = { product: `http://127.0.0.1:${closedPort}/graphql`, inventory: "http://i", order: "http://o", "flash-sale": `http://127.0.0.1:${(silent.address() as { port: number }).port}/graphql` };
-    const { intercept } = createPassthrough({
-      planner: createSubscriptionPlanner(readFileSync(SUPERGRAPH_FILE, "utf8")),
-      subgraphUrls: urls,
-      identityOf: async () => ({ user: null }),
-      sign: () => "",
-      dispatcher: agent,
-      timeoutMs: 300,
-      metrics: createMetrics("test"),
-      logger,
-    });
+    const { intercept } = passthroughFor(urls, agent, 300);
     router = http.createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
