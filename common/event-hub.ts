@@ -46,13 +46,12 @@ export async function createEventHub<T extends TopicName>(options: {
     concurrency: 6,
     // The group is this process's alone and starts at the end every time: its offsets are never read.
     commit: false,
-    // No linger: subscribers see events as soon as they arrive.
+    // No linger: subscribers see events as soon as they arrive. Delivery is synchronous, so the batch is
+    // delivered whole before anything else runs: one resolved offset per batch.
     eachBatch: async ({ batch, resolveOffset }) => {
       const name = byFullName.get(batch.topic)!;
-      for (const message of batch.messages) {
-        deliver(name, batch.topic, message);
-        resolveOffset(message.offset);
-      }
+      for (const message of batch.messages) deliver(name, batch.topic, message);
+      if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
     },
   });
   await joined;
