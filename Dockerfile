@@ -1,7 +1,7 @@
 # One image for every FlashGraph service: the four subgraphs, the router and the one-shot migrate job.
 # docker-compose.yml picks the entry point per service (`npx tsx <entry>`); nothing is compiled ahead,
 # so the image runs exactly the TypeScript that `npm start` runs.
-FROM node:20-slim
+FROM node:24-slim
 
 # openssl: Prisma probes the system's libssl when it generates and loads its client;
 # ca-certificates: TLS to managed PostgreSQL/Redis/Kafka when the URLs point at one.
