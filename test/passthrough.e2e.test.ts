@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import { createPassthrough } from "../router/src/passthrough.ts";
 import { createSubscriptionPlanner } from "../router/src/subscriptions/planner.ts";
 import { createMetrics } from "../common/metrics.ts";
+import { readBody } from "../common/graphql-http.ts";
+import { freePort } from "../bench/platform.ts";
 import { SUPERGRAPH_FILE } from "../schema/compose.ts";
 import { adminToken, logger, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
 import { Agent } from "undici";
@@ -115,16 +117,10 @@ describe("a subgraph that does not answer", () => {
   let urls: Record<string, string>;
   beforeAll(async () => {
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const closedPort = (closed.address() as { port: number }).port;
-    await new Promise((resolve) => closed.close(resolve));
-    urls = { product: `http://127.0.0.1:${closedPort}/graphql`, inventory: "http://i", order: "http://o", "flash-sale": `http://127.0.0.1:${(silent.address() as { port: number }).port}/graphql` };
+    urls = { product: `http://127.0.0.1:${await freePort()}/graphql`, inventory: "http://i", order: "http://o", "flash-sale": `http://127.0.0.1:${(silent.address() as { port: number }).port}/graphql` };
     const { intercept } = passthroughFor(urls, agent, 300);
     router = http.createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      if (!(await intercept(req, res, JSON.parse(Buffer.concat(chunks).toString("utf8"))))) res.writeHead(500).end("not routed");
+      if (!(await intercept(req, res, await readBody(req)))) res.writeHead(500).end("not routed");
     });
     await new Promise<void>((resolve) => router.listen(0, "127.0.0.1", resolve));
   });
