@@ -1,21 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { randomUUID } from "node:crypto";
 import { createRedis, type Redis } from "../../../common/redis.ts";
 import { createStockCounters } from "../../../common/stock.ts";
 import { createRestock } from "../src/restock.ts";
 import { connectTestInfra, uniqueSku, type Infra } from "../../../test/harness.ts";
 import { createProductStore } from "../../product/src/products.ts";
+import { freePort } from "../../../bench/platform.ts";
 
 // This test flushes Redis, so it runs its own redis-server: the shared one serves other tests.
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-
 let infra: Infra;
 let redisProcess: ChildProcess;
 let redis: Redis;

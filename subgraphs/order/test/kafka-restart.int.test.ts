@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import net from "node:net";
+import { freePort } from "../../../bench/platform.ts";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { config, gql, logger } from "../../../test/harness.ts";
@@ -40,15 +40,6 @@ function infra(...args: string[]) {
   const result = spawnSync("bash", [`${ROOT}scripts/infra.sh`, ...args], { encoding: "utf8", timeout: 180_000 });
   if (result.status !== 0) throw new Error(`infra.sh ${args.join(" ")} failed: ${result.stderr}${result.stdout}`);
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port: p } = server.address() as net.AddressInfo;
-      server.close(() => resolve(p));
-    });
-    server.on("error", reject);
-  });
 
 beforeAll(async () => {
   infra("kafka-stop", BROKER_DIR);
