@@ -20,10 +20,15 @@ export async function wasProcessed(prisma: PrismaClient, consumer: string, event
 }
 
 /** Which of `eventIds` `consumer` has already recorded (one query for a batch of events). */
-export async function processedAmong(prisma: PrismaClient, consumer: string, eventIds: string[]): Promise<Set<string>> {
+export async function processedAmong(prisma: Db, consumer: string, eventIds: string[]): Promise<Set<string>> {
   if (eventIds.length === 0) return new Set();
+  // One key lookup per id, whatever the statistics say. As `event_id = ANY($ids)`, a batch of 200 or more ids
+  // was planned as a sequential scan of the whole table (comparing every row with every id) while the table
+  // had no statistics (new, truncated, or autovacuum behind): in a sale, every batch read every processed
+  // event so far. A LATERAL subquery with LIMIT cannot be turned into a scan-and-hash join.
   const rows = await prisma.$queryRaw<{ event_id: string }[]>`
-    SELECT event_id::text FROM processed_events WHERE consumer = ${consumer} AND event_id = ANY(${eventIds}::uuid[])`;
+    SELECT ids.id::text AS event_id FROM unnest(${eventIds}::uuid[]) AS ids(id)
+    CROSS JOIN LATERAL (SELECT 1 FROM processed_events p WHERE p.event_id = ids.id AND p.consumer = ${consumer} LIMIT 1) AS found`;
   return new Set(rows.map((r) => r.event_id));
 }
 
