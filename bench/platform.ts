@@ -1,12 +1,12 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import pg from "pg";
 import { Redis } from "ioredis";
 import { loadConfig } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
 import { SUBGRAPHS } from "../schema/compose.ts";
 import { infraUp, ROOT } from "../scripts/env.ts";
+import { freePort } from "../scripts/ports.ts";
 import { prepare } from "../scripts/prepare.ts";
 
 /**
@@ -46,26 +46,6 @@ export async function benchEnv(logger: Logger, extra: Record<string, string> = {
   await redis.flushdb();
   redis.disconnect();
   return env;
-}
-
-/** Whether a listener can bind `port` on 127.0.0.1 right now. */
-const canListen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = createServer()
-      .once("error", () => resolve(false))
-      .listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-
-/**
- * A port nothing listens on, for a process started next to bind. Picked below the ephemeral ranges (Linux
- * 32768-60999, macOS 49152-65535): a port from `listen(0)` is an ephemeral one, which an outgoing connection of
- * a concurrent process (another test's client) can take before the process binds it.
- */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canListen(port)) return port;
-  }
 }
 
 export async function waitFor(url: string, timeoutMs = 60_000) {

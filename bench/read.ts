@@ -5,7 +5,8 @@ import { loadConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { createPrisma } from "../common/prisma.ts";
 import { infraUp, ROOT } from "../scripts/env.ts";
-import { freePort, waitFor } from "./platform.ts";
+import { waitFor } from "./platform.ts";
+import { freePort } from "../scripts/ports.ts";
 import { prepare } from "../scripts/prepare.ts";
 import { createProductStore } from "../subgraphs/product/src/products.ts";
 

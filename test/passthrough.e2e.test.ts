@@ -5,7 +5,7 @@ import { createPassthrough } from "../router/src/passthrough.ts";
 import { createSubscriptionPlanner } from "../router/src/subscriptions/planner.ts";
 import { createMetrics } from "../common/metrics.ts";
 import { readBody } from "../common/graphql-http.ts";
-import { freePort } from "../bench/platform.ts";
+import { freePort } from "../scripts/ports.ts";
 import { SUPERGRAPH_FILE } from "../schema/compose.ts";
 import { adminToken, logger, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
 import { Agent } from "undici";

@@ -5,7 +5,7 @@ import { createStockCounters } from "../../../common/stock.ts";
 import { createRestock } from "../src/restock.ts";
 import { connectTestInfra, uniqueSku, type Infra } from "../../../test/harness.ts";
 import { createProductStore } from "../../product/src/products.ts";
-import { freePort } from "../../../bench/platform.ts";
+import { freePort } from "../../../scripts/ports.ts";
 
 // This test flushes Redis, so it runs its own redis-server: the shared one serves other tests.
 let infra: Infra;

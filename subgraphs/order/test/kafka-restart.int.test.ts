@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { freePort } from "../../../bench/platform.ts";
+import { freePort } from "../../../scripts/ports.ts";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { config, gql, logger } from "../../../test/harness.ts";

@@ -1,19 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "../../../scripts/ports.ts";
 import { uniqueSku } from "../../../test/harness.ts";
 import { createRedis } from "../../../common/redis.ts";
 import { eventually, priceOf, setPriceVia, startProductInstance, testCacheOptions, type Instance } from "./support.ts";
 
 // The cache is an optimisation: with Redis gone, reads and writes still work and stay correct (L1 is
 // not trusted while invalidations cannot arrive). This test stops Redis, so it runs its own redis-server.
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 let port: number;
 let redisProcess: ChildProcess | undefined;
