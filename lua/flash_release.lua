@@ -3,8 +3,9 @@
 -- the end loop moves whatever is there to regular stock (flash_drain.lua), so each unit goes back exactly once.
 -- KEYS[1] item hash   KEYS[2] per-user units hash   KEYS[3] the order's reservation hash   KEYS[4] expiry index
 -- ARGV[1] order id   ARGV[2] tombstone TTL in seconds   ARGV[3] pub/sub channel of the sale
--- ARGV[4] '1' deletes the reservation instead of keeping a tombstone (the order was never written, so the
---         idempotency key must work again)
+-- ARGV[4] '1' forgets the purchase: the reservation is deleted instead of kept as a tombstone and the item's
+--         rate token is given back (the order was never written, so the idempotency key must work again and
+--         the attempt must not count against the sale's rate)
 -- Returns {'released', skipped}  units returned; skipped = 1 when Redis had lost the item (warm-up recounts it)
 --         {'noop', state}        already 'released' or 'confirmed'; nothing changed
 --         {'missing'}            no such reservation (removed from the index, nothing else changed)
@@ -26,6 +27,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
   local v = redis.call('HMGET', KEYS[1], 'product', 'ended')
   redis.call('PUBLISH', ARGV[3], v[1] .. ' ' .. remaining .. ' ' .. version .. ' ' .. (v[2] or '0'))
+  -- The purchase script caps the bucket at its burst when it next reads it, so adding one back never overfills it.
+  if ARGV[4] == '1' and redis.call('HEXISTS', KEYS[1], 'tokens') == 1 then
+    redis.call('HINCRBY', KEYS[1], 'tokens', 1000)
+  end
   skipped = 0
 end
 if redis.call('HINCRBY', KEYS[2], reservation[3], -quantity) <= 0 then

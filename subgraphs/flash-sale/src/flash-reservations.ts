@@ -52,13 +52,18 @@ export function createFlashReservations(redis: Redis, options: FlashReservationO
     return { ok: true, skipped: Number(value) };
   }
 
+  /** Releases the order's reservation on the item `at` names (forget: as if the purchase never happened). */
+  async function releaseAt(at: Pick<OrderPointer, "saleId" | "productId">, orderId: string, opts: { forget?: boolean } = {}): Promise<FlashSettleResult> {
+    const k = itemKeys(at.saleId, at.productId);
+    return toSettle(
+      await releaseScript([k.item, k.users, k.reservation(orderId), k.expiry], [orderId, options.tombstoneSeconds, saleChannel(at.saleId), opts.forget ? "1" : "0"]),
+    );
+  }
+
   async function release(orderId: string, opts: { forget?: boolean } = {}): Promise<FlashSettleResult | null> {
     const p = await pointerOf(orderId);
     if (!p) return null;
-    const k = itemKeys(p.saleId, p.productId);
-    const result = toSettle(
-      await releaseScript([k.item, k.users, k.reservation(orderId), k.expiry], [orderId, options.tombstoneSeconds, saleChannel(p.saleId), opts.forget ? "1" : "0"]),
-    );
+    const result = await releaseAt(p, orderId, opts);
     // The pointer is the idempotency record across items: forgetting the purchase frees the key for a new one.
     if (opts.forget) await redis.del(orderPointerKey(orderId));
     return result;
@@ -97,6 +102,7 @@ export function createFlashReservations(redis: Redis, options: FlashReservationO
 
   return {
     release,
+    releaseAt,
     confirm,
     find,
 

@@ -57,8 +57,9 @@ function refusal(result: Exclude<PurchaseResult, { ok: true }>, productId: strin
 }
 
 /**
- * flashPurchase: per-IP limit in process, then the cross-item idempotency pointer, then ONE script in Redis
- * (window, rate, per-user limit, stock, reservation), then the order event to Kafka; no database is touched.
+ * flashPurchase: per-IP limit in process, then, in one round trip to Redis, the cross-item idempotency pointer
+ * and ONE script (window, rate, per-user limit, stock, reservation), then the order event to Kafka; no
+ * database is touched.
  * The buyer gets the RESERVED order once its event is on Kafka; if the publish fails the reservation is
  * released (and forgotten, so the key works again) and the buyer gets an error.
  */
@@ -66,21 +67,29 @@ export function createPurchase(deps: PurchaseDeps) {
   const { redis, stock, reservations, publisher } = deps;
   const log = deps.logger.child({ component: "flash-purchase" });
 
-  /** Claims the order id for this purchase: true if this call created the claim, or throws when it names another purchase. */
-  async function claim(orderId: string, pointer: string): Promise<boolean> {
-    // Two commands in one tick: the connection's auto-pipelining sends them in one write, together with the
-    // commands other purchases issued in the same tick (an explicit pipeline would be a write of its own).
-    const [previous, regular] = await Promise.all([
+  /**
+   * Claims the order id for this purchase: the pointer (`SET NX GET`) and whether a regular order holds the
+   * key (same order id). Both commands are issued before this returns, so a script the caller issues next
+   * leaves in the same write. `created`: this call wrote the pointer; `conflict`: the key names another purchase.
+   */
+  function claim(orderId: string, pointer: string): Promise<{ created: boolean; conflict: boolean }> {
+    return Promise.all([
       redis.call("SET", orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds, "NX", "GET") as Promise<string | null>,
       redis.exists(reservationKey(orderId)),
-    ]);
-    const created = previous === null;
-    // The same key was used for a regular order (same order id): that order owns it.
-    if ((!created && previous !== pointer) || regular === 1) {
-      if (created) await redis.del(orderPointerKey(orderId));
-      throw keyReused();
+    ]).then(([previous, regular]) => ({ created: previous === null, conflict: (previous !== null && previous !== pointer) || regular === 1 }));
+  }
+
+  /**
+   * Gives back what the script took for a purchase that is refused after all (its key named another purchase,
+   * or the claim failed): units and rate token, as if it never happened. If Redis fails here too, the
+   * reservation stays, and the order pointer may not lead to it: it is logged for an operator.
+   */
+  async function giveBack(orderId: string, at: { saleId: string; productId: string }): Promise<void> {
+    try {
+      await reservations.releaseAt(at, orderId, { forget: true });
+    } catch (error) {
+      log.error({ err: error, orderId, ...at }, "could not give back the units of a refused purchase; release its reservation by hand");
     }
-    return created;
   }
 
   /**
@@ -110,7 +119,6 @@ export function createPurchase(deps: PurchaseDeps) {
     const requestHash = purchaseHash(input);
     const pointer = encodePointer({ saleId: input.flashSaleId, productId: input.productId, requestHash });
     const keys = itemKeys(input.flashSaleId, input.productId);
-    const claimed = await claim(orderId, pointer);
     const nowMs = deps.now();
     const args = {
       saleId: input.flashSaleId,
@@ -125,9 +133,21 @@ export function createPurchase(deps: PurchaseDeps) {
       rate: deps.rate,
       burst: deps.burst,
     };
+    // One round trip to Redis: the claim and the script leave in the same write (auto-pipelining), so the script
+    // runs before the claim's answer is known. When the key names another purchase (a client reusing it, which
+    // is rare), what the script took is given back before the buyer hears IDEMPOTENCY_KEY_REUSED.
+    const [claiming, scripting] = await Promise.allSettled([claim(orderId, pointer), stock.purchase(args)]);
+    if (claiming.status === "rejected" || claiming.value.conflict) {
+      if (scripting.status === "fulfilled" && scripting.value.ok) await giveBack(orderId, { saleId: input.flashSaleId, productId: input.productId });
+      if (claiming.status === "rejected") throw claiming.reason;
+      if (claiming.value.created) await redis.del(orderPointerKey(orderId));
+      throw keyReused();
+    }
+    const claimed = claiming.value.created;
     let result: PurchaseResult;
     try {
-      result = await stock.purchase(args);
+      if (scripting.status === "rejected") throw scripting.reason;
+      result = scripting.value;
       if (!result.ok && result.reason === "not_loaded") {
         const sale = await deps.warmItem(input.flashSaleId, input.productId);
         result = await stock.purchase(args);

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
-import { adminToken, startStack, type Stack } from "../../../test/harness.ts";
+import { adminToken, startStack, token, type Stack } from "../../../test/harness.ts";
 import { parsePurchaseInput } from "../src/input.ts";
-import { orderPointerKey } from "../src/keys.ts";
+import { itemKeys, orderPointerKey } from "../src/keys.ts";
+import { line } from "../../order/test/support.ts";
 import { createProduct, createSale, itemTrace, purchaseInput } from "./support.ts";
 
 // The flash-sale clock is ours: windows and the token bucket are tested without waiting.
@@ -109,6 +110,38 @@ test("idempotency: the same key and purchase is one order however often and conc
   expect(await refusal(buy("idem", other.saleId, other.productId, 2, key))).toEqual({ code: "IDEMPOTENCY_KEY_REUSED" });
   expect((await itemTrace(stack.redis, other.saleId, other.productId)).item.remaining).toBe("10");
   expect((await buy("idem", saleId, productId, 2, key)).id).toBe(orders[0]!.id);
+});
+
+test("a key already used for another item or a regular order is refused, and the script's work is given back, rate token included", async () => {
+  const first = await newSale(10);
+  const { saleId, productId } = await newSale(10);
+  const untouched = await itemTrace(stack.redis, saleId, productId);
+  const key = randomUUID();
+  const held = await buy("reuser", first.saleId, first.productId, 1, key);
+  // The script runs in the same round trip as the claim, so it reserved here before the claim said no.
+  expect(await refusal(buy("reuser", saleId, productId, 1, key))).toEqual({ code: "IDEMPOTENCY_KEY_REUSED" });
+  const afterReuse = await itemTrace(stack.redis, saleId, productId);
+  expect(afterReuse.item.remaining).toBe(untouched.item.remaining);
+  expect(afterReuse.item.sold).toBe(untouched.item.sold);
+  expect(afterReuse.users).toEqual({});
+  expect(afterReuse.expiry).toEqual([]);
+  expect(await stack.redis.exists(itemKeys(saleId, productId).reservation(held.id))).toBe(0);
+  // The first purchase still owns the key.
+  expect(await stack.redis.get(orderPointerKey(held.id))).toContain(first.productId);
+  expect((await buy("reuser", first.saleId, first.productId, 1, key)).id).toBe(held.id);
+
+  // A key the buyer used for a regular order (same order id) is the regular order's.
+  const product = await createProduct(stack.gql, admin, 5);
+  const regularKey = randomUUID();
+  const placed = await stack.gql(`mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }`, { input: { idempotencyKey: regularKey, items: [line(product)] } }, { token: await token("reuser") });
+  expect(placed.errors).toBeUndefined();
+  expect(await refusal(buy("reuser", saleId, productId, 1, regularKey))).toEqual({ code: "IDEMPOTENCY_KEY_REUSED" });
+  expect(await stack.redis.get(orderPointerKey(placed.data!.placeOrder.id))).toBeNull();
+  expect((await itemTrace(stack.redis, saleId, productId)).item.remaining).toBe(untouched.item.remaining);
+
+  // Neither refusal spent a rate token: the whole burst is still there, on the same clock.
+  const burst = await Promise.allSettled(Array.from({ length: RATE + 1 }, () => buy(`u-${randomUUID()}`, saleId, productId)));
+  expect(burst.filter((r) => r.status === "fulfilled")).toHaveLength(RATE);
 });
 
 test("a burst of parallel purchases from one buyer never exceeds the per-user limit", async () => {
