@@ -44,6 +44,8 @@ const schema = z.object({
   FLASH_SALE_URL: z.string().url().default("http://127.0.0.1:4004/graphql"),
   /** Timeout for every call from the router to a subgraph, in milliseconds. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Subgraphs the router sends batched operations to: "all", "none", or a comma-separated list of names. */
+  SUBGRAPH_BATCHING: z.string().default("all"),
   /** Browser origins allowed to open subscription sockets on the router (comma-separated; empty allows any, for development). */
   CORS_ORIGINS: z.string().default(""),
   /** Load the demo catalogue at `npm start` when the database has no products. */

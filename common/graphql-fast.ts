@@ -1,12 +1,12 @@
-import type http from "node:http";
 import { execute, getOperationAST, parse, validate, type DocumentNode, type GraphQLSchema } from "graphql";
 import { LRUCache } from "lru-cache";
 import { formatError, logUnexpectedErrors } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import type { RequestLike, ResponseLike } from "./graphql-http.ts";
 
 interface FastPathOptions<TContext extends { logger: Logger }> {
   schema: GraphQLSchema;
-  context: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<TContext>;
+  context: (req: RequestLike, res: ResponseLike) => Promise<TContext>;
   /** Counts the operation as the metrics plugin would (outcome "ok" or the first error code). */
   record: (operation: string, outcome: string, seconds: number) => void;
 }
@@ -47,7 +47,7 @@ export function createFastPath<TContext extends { logger: Logger }>(options: Fas
     return document;
   }
 
-  return async (req: http.IncomingMessage, res: http.ServerResponse, rawBody: unknown): Promise<boolean> => {
+  return async (req: RequestLike, res: ResponseLike, rawBody: unknown): Promise<boolean> => {
     if (req.method !== "POST" || !isPlainObject(rawBody)) return false;
     const { query, variables, operationName, extensions } = rawBody as Body;
     if (typeof query !== "string" || extensions?.persistedQuery !== undefined) return false;

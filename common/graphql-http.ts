@@ -1,6 +1,56 @@
 import type http from "node:http";
 import { HeaderMap, type ApolloServer, type BaseContext as ApolloBaseContext } from "@apollo/server";
 
+/** Header that marks a POST to a subgraph's `/graphql` as a batch of operations (router/src/subgraph-batch.ts). */
+export const BATCH_HEADER = "x-flashgraph-batch";
+/** Most operations in one batch; a subgraph refuses larger ones. */
+export const MAX_BATCH = 32;
+
+/** What the `/graphql` handlers read of a request: a socket's, or one operation of a router batch. */
+export type RequestLike = Pick<http.IncomingMessage, "method" | "url" | "headers">;
+
+/** What the `/graphql` handlers write of a response. */
+export interface ResponseLike {
+  statusCode: number;
+  readonly headersSent: boolean;
+  setHeader(name: string, value: string): unknown;
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  write(chunk: string): unknown;
+  end(chunk?: string): unknown;
+}
+
+/** One operation of a router batch, answered in memory: `done` is its status and body once it ended. */
+export class BufferedResponse implements ResponseLike {
+  statusCode = 200;
+  headersSent = false;
+  readonly done: Promise<{ status: number; body: string }>;
+  private readonly chunks: string[] = [];
+  private finish!: (answer: { status: number; body: string }) => void;
+
+  constructor() {
+    this.done = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  setHeader(): void {
+    // Headers of one operation do not travel in a batch's answer: status and body are what the router uses.
+  }
+
+  writeHead(status: number): void {
+    this.statusCode = status;
+    this.headersSent = true;
+  }
+
+  write(chunk: string): void {
+    this.headersSent = true;
+    this.chunks.push(chunk);
+  }
+
+  end(chunk?: string): void {
+    if (chunk) this.chunks.push(chunk);
+    this.finish({ status: this.statusCode, body: this.chunks.join("") });
+  }
+}
+
 /** Largest request body accepted on `/graphql`, in bytes. */
 const BODY_LIMIT = 1024 * 1024;
 
@@ -38,9 +88,9 @@ export async function readBody(req: http.IncomingMessage): Promise<unknown> {
  */
 export function createGraphQLHandler<TContext extends ApolloBaseContext>(
   apollo: ApolloServer<TContext>,
-  context: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<TContext>,
+  context: (req: RequestLike, res: ResponseLike) => Promise<TContext>,
 ) {
-  return async (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => {
+  return async (req: RequestLike, res: ResponseLike, body: unknown) => {
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);

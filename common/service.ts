@@ -11,7 +11,7 @@ import type { GatewayInterface } from "@apollo/server-gateway-interface";
 import type { Logger } from "./logger.ts";
 import { formatError, logUnexpectedErrors } from "./errors.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { BodyError, createGraphQLHandler, readBody } from "./graphql-http.ts";
+import { BATCH_HEADER, BodyError, BufferedResponse, createGraphQLHandler, MAX_BATCH, readBody, type RequestLike, type ResponseLike } from "./graphql-http.ts";
 import { createFastPath } from "./graphql-fast.ts";
 
 export interface ReadinessCheck {
@@ -72,7 +72,7 @@ function errorLoggingPlugin<TContext extends BaseContext>(): ApolloServerPlugin<
 }
 
 /** The request id a caller sent (`x-request-id`), or a new one: every log line and subgraph call carries it. */
-export const requestIdOf = (req: http.IncomingMessage): string => (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
+export const requestIdOf = (req: RequestLike): string => (req.headers["x-request-id"] as string | undefined) ?? randomUUID();
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -137,7 +137,7 @@ export async function createService<TContext extends BaseContext>(options: Servi
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   options.routes?.(app);
-  const contextFor = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const contextFor = async (req: RequestLike, res: ResponseLike) => {
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     return options.context({ requestId, logger: logger.child({ requestId }) }, (name) => {
@@ -150,17 +150,43 @@ export async function createService<TContext extends BaseContext>(options: Servi
     options.schema && !options.gateway && !options.plugins?.length && options.fastPath !== false
       ? createFastPath({ schema: options.schema, context: contextFor, record: metrics.record })
       : null;
+  const fail = (res: ResponseLike, error: unknown) => {
+    const status = error instanceof BodyError ? error.status : 500;
+    if (status === 500) logger.error({ err: error }, "unexpected error serving /graphql");
+    if (!res.headersSent) res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify({ errors: [{ message: status === 500 ? "Internal server error" : (error as Error).message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));
+  };
+  // Subgraphs answer the router's batches (router/src/subgraph-batch.ts): each operation runs as if it had come
+  // alone, with its own headers (the signed identity among them), and its status and body go back in order.
+  const batch = async (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => {
+    const valid = Array.isArray(body) && body.length > 0 && body.length <= MAX_BATCH && body.every((e) => typeof e?.headers === "object" && e.headers !== null && "body" in e);
+    if (!valid) throw new BodyError(`A batch is a JSON array of 1 to ${MAX_BATCH} { headers, body } objects.`, 400);
+    const answers = await Promise.all(
+      (body as { headers: Record<string, unknown>; body: unknown }[]).map(async (entry) => {
+        const headers: http.IncomingHttpHeaders = { "content-type": "application/json" };
+        for (const [name, value] of Object.entries(entry.headers)) if (typeof value === "string") headers[name.toLowerCase()] = value;
+        const one = { method: "POST", url: req.url, headers };
+        const reply = new BufferedResponse();
+        try {
+          if (!(fast && (await fast(one, reply, entry.body)))) await handle(one, reply, entry.body);
+        } catch (error) {
+          fail(reply, error);
+        }
+        return reply.done;
+      }),
+    );
+    res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+    res.end(JSON.stringify(answers));
+  };
   graphql = async (req, res) => {
     try {
       const body = await readBody(req);
+      if (options.schema && req.headers[BATCH_HEADER] === "1") return await batch(req, res, body);
       if (options.intercept && (await options.intercept(req, res, body))) return;
       if (fast && (await fast(req, res, body))) return;
       await handle(req, res, body);
     } catch (error) {
-      const status = error instanceof BodyError ? error.status : 500;
-      if (status === 500) logger.error({ err: error }, "unexpected error serving /graphql");
-      if (!res.headersSent) res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify({ errors: [{ message: status === 500 ? "Internal server error" : (error as Error).message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));
+      fail(res, error);
     }
   };
   // Browsers asking for the landing page (GET /graphql, Accept: text/html) go through Apollo as well.

@@ -4,11 +4,15 @@ import { readFileSync } from "node:fs";
 import { createPassthrough } from "../router/src/passthrough.ts";
 import { createSubscriptionPlanner } from "../router/src/subscriptions/planner.ts";
 import { createMetrics } from "../common/metrics.ts";
-import { readBody } from "../common/graphql-http.ts";
+import { BATCH_HEADER, MAX_BATCH, readBody } from "../common/graphql-http.ts";
+import { ANONYMOUS, type Identity } from "../common/identity.ts";
+import { createIdentitySigner, forwardedHeaders } from "../router/src/gateway.ts";
 import { freePort } from "../scripts/ports.ts";
 import { SUPERGRAPH_FILE } from "../schema/compose.ts";
-import { adminToken, logger, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
+import { adminToken, config, logger, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
 import { Agent } from "undici";
+import { Histogram } from "prom-client";
+import { createSubgraphSender } from "../router/src/subgraph-batch.ts";
 
 // Operations one subgraph answers alone skip the gateway (router/src/passthrough.ts). A client must not be
 // able to tell: the same requests through a router with the pass-through and one without it give the same
@@ -31,8 +35,12 @@ const passthroughFor = (subgraphUrls: Record<string, string>, dispatcher: Agent,
     subgraphUrls,
     identityOf: async () => ({ user: null }),
     sign: () => "",
-    dispatcher,
-    timeoutMs,
+    send: createSubgraphSender({
+      dispatcher,
+      timeoutMs,
+      batches: () => true,
+      batchSize: new Histogram({ name: "test_batch_size", help: "-", labelNames: ["subgraph"], registers: [] }),
+    }),
     metrics: createMetrics("test"),
     logger,
   });
@@ -106,6 +114,85 @@ describe("a client cannot tell the pass-through from the gateway", () => {
     const badVariables = await same({ query: `query($id: ID!) { product(id: $id) { id } }`, variables: { id: { not: "an id" } } });
     expect(badVariables.status).toBe(400);
   });
+
+  test("operations sent at once each get the answer the gateway gives them", async () => {
+    const admin = await adminToken();
+    const created = (await stack.gql(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
+      input: { sku: uniqueSku("BATCH"), name: "Batched", description: "", priceCents: 500, currency: "USD", initialStock: 5 },
+    }, { token: admin })).data!.createProduct.id as string;
+    const user = await token("batch-user");
+    const requests: [unknown, string?][] = [];
+    for (let i = 0; i < 6; i++) {
+      requests.push([{ query: `query($id: ID!) { product(id: $id) { id name priceCents } }`, variables: { id: created } }]);
+      requests.push([{ query: `{ myOrders { nodes { id } } }` }]);
+      requests.push([{ query: `{ myOrders { nodes { id } } }` }, user]);
+      requests.push([{ query: `mutation($id: ID!) { updateProductPrice(id: $id, priceCents: 1) { id } }`, variables: { id: created } }, user]);
+      requests.push([{ query: `query($id: ID!) { product(id: $id) { id } }`, variables: { id: { not: "an id" } } }]);
+    }
+    const together = await Promise.all(requests.map(([body, bearer]) => post(stack.routerUrl, body, bearer)));
+    for (const [i, [body, bearer]] of requests.entries()) expect(together[i]).toEqual(await post(gatewayOnly.url, body, bearer));
+    expect(together.filter((r) => r.status === 400)).toHaveLength(6);
+  });
+});
+
+describe("subgraph batches", () => {
+  // Operations sent in the same turn of the event loop go to their subgraph as one request (subgraph-batch.ts).
+  // Each must get exactly what it would get alone: its own identity, status and body.
+  const agent = new Agent();
+  afterAll(() => agent.close());
+  const histogram = () => new Histogram({ name: "test_batch_size", help: "-", labelNames: ["subgraph"], registers: [] });
+  const observed = async (h: Histogram<"subgraph">, subgraph: string) => {
+    const values = (await h.get()).values.filter((v) => v.labels.subgraph === subgraph);
+    return { requests: values.find((v) => v.metricName === "test_batch_size_count")?.value ?? 0, operations: values.find((v) => v.metricName === "test_batch_size_sum")?.value ?? 0 };
+  };
+  const to = (serviceName: string) => {
+    const { origin, pathname } = new URL(stack.urls[serviceName]!);
+    return { serviceName, origin, path: pathname };
+  };
+
+  test("operations of one turn are one request per subgraph, and each answer is the one it gets alone", async () => {
+    const admin = await adminToken();
+    const created = (await stack.gql(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
+      input: { sku: uniqueSku("BATCH"), name: "Batched", description: "", priceCents: 700, currency: "USD", initialStock: 5 },
+    }, { token: admin })).data!.createProduct.id as string;
+    const sign = createIdentitySigner(config.INTERNAL_SECRET);
+    const buyer: Identity = { user: { id: `batch-${randomUUID()}`, roles: [], isAdmin: false } };
+    const ops: [string, Identity, unknown][] = [];
+    for (let i = 0; i < 3; i++) {
+      ops.push(["product", ANONYMOUS, { query: `query($id: ID!) { product(id: $id) { id name priceCents } }`, variables: { id: created } }]);
+      ops.push(["product", buyer, { query: `mutation($id: ID!) { updateProductPrice(id: $id, priceCents: 1) { id } }`, variables: { id: created } }]);
+      ops.push(["product", ANONYMOUS, { query: `query($id: ID!) { product(id: $id) { id } }`, variables: { id: { not: "an id" } } }]);
+      ops.push(["order", ANONYMOUS, { query: `{ myOrders { nodes { id } } }` }]);
+      ops.push(["order", buyer, { query: `{ myOrders { nodes { id } } }` }]);
+    }
+    const send = (sender: ReturnType<typeof createSubgraphSender>, [name, identity, body]: [string, Identity, unknown], n: number) =>
+      sender(to(name), { "content-type": "application/json", ...forwardedHeaders(sign, identity, `batch-test-${n}`, "10.1.2.3") }, JSON.stringify(body));
+    const batchSize = histogram();
+    const batched = createSubgraphSender({ dispatcher: agent, timeoutMs: 5_000, batches: () => true, batchSize });
+    const alone = createSubgraphSender({ dispatcher: agent, timeoutMs: 5_000, batches: () => false, batchSize: histogram() });
+
+    const together = await Promise.all(ops.map((op, n) => send(batched, op, n)));
+    expect(await observed(batchSize, "product")).toEqual({ requests: 1, operations: 9 });
+    expect(await observed(batchSize, "order")).toEqual({ requests: 1, operations: 6 });
+    for (const [n, op] of ops.entries()) {
+      const single = await send(alone, op, n);
+      expect({ status: together[n]!.status, body: JSON.parse(together[n]!.text) }).toEqual({ status: single.status, body: JSON.parse(single.text) });
+    }
+    expect(together.map((a) => a.status)).toEqual(ops.map(([, , body]) => ((body as { variables?: { id?: unknown } }).variables?.id instanceof Object ? 400 : 200)));
+    expect(JSON.parse(together[1]!.text).errors[0].extensions.code).toBe("FORBIDDEN");
+    expect(JSON.parse(together[3]!.text).errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    expect(JSON.parse(together[4]!.text)).toEqual({ data: { myOrders: { nodes: [] } } });
+  });
+
+  test("a subgraph refuses a malformed or oversized batch with 400", async () => {
+    const url = stack.urls.product!;
+    const ask = async (body: unknown) => (await fetch(url, { method: "POST", headers: { "content-type": "application/json", [BATCH_HEADER]: "1" }, body: JSON.stringify(body) })).status;
+    expect(await ask({ query: "{ __typename }" })).toBe(400);
+    expect(await ask([])).toBe(400);
+    expect(await ask([{ body: { query: "{ __typename }" } }])).toBe(400);
+    expect(await ask(Array.from({ length: MAX_BATCH + 1 }, () => ({ headers: {}, body: { query: "{ __typename }" } })))).toBe(400);
+    expect(await ask([{ headers: {}, body: { query: "{ __typename }" } }])).toBe(200);
+  });
 });
 
 describe("a subgraph that does not answer", () => {
@@ -140,5 +227,15 @@ describe("a subgraph that does not answer", () => {
     ["an unreachable subgraph", "product", `{ product(id: "1") { id name } }`, undefined],
   ])("%s: INTERNAL_SERVER_ERROR naming it", async (_name, serviceName, query, variables) => {
     expect(await ask(query, variables)).toEqual({ status: 200, body: { data: null, errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR", serviceName } }] } });
+  });
+
+  test("a batch the subgraph does not answer fails each of its operations", async () => {
+    const { origin, pathname } = new URL(urls["flash-sale"]!);
+    const sizes = new Histogram({ name: "test_batch_size", help: "-", labelNames: ["subgraph"], registers: [] });
+    const sent = createSubgraphSender({ dispatcher: agent, timeoutMs: 300, batches: () => true, batchSize: sizes });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => sent({ serviceName: "flash-sale", origin, path: pathname }, { "content-type": "application/json" }, `{"query":"{ __typename }"}`)));
+    expect(results.map((r) => r.status)).toEqual(Array(5).fill("rejected"));
+    const values = (await sizes.get()).values;
+    expect([values.find((v) => v.metricName === "test_batch_size_count")!.value, values.find((v) => v.metricName === "test_batch_size_sum")!.value]).toEqual([1, 5]);
   });
 });

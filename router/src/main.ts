@@ -16,6 +16,9 @@ await lifecycle.run(async () => {
     jwtSecret: config.JWT_SECRET,
     internalSecret: config.INTERNAL_SECRET,
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    subgraphBatching: ["all", "none"].includes(config.SUBGRAPH_BATCHING)
+      ? (config.SUBGRAPH_BATCHING as "all" | "none")
+      : config.SUBGRAPH_BATCHING.split(",").map((name) => name.trim()).filter(Boolean),
     development: config.NODE_ENV !== "production",
     allowedOrigins: config.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
     logger,

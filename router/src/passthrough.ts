@@ -1,5 +1,4 @@
 import type http from "node:http";
-import type { Dispatcher } from "undici";
 import { getOperationAST, parse, validate, type GraphQLSchema } from "graphql";
 import { operationFromDocument } from "@apollo/federation-internals";
 import { LRUCache } from "lru-cache";
@@ -17,8 +16,8 @@ export interface PassthroughOptions {
   subgraphUrls: Record<string, string>;
   identityOf: (authorization: string | undefined) => Promise<Identity>;
   sign: (identity: Identity) => string;
-  dispatcher: Dispatcher;
-  timeoutMs: number;
+  /** Sends an operation to its subgraph, batched with others of the same turn (subgraph-batch.ts). */
+  send: (to: Route, headers: Record<string, string>, body: string) => Promise<{ status: number; text: string }>;
   metrics: Metrics;
   logger: Logger;
 }
@@ -29,34 +28,6 @@ interface Route {
   origin: string;
   path: string;
   operationName: string;
-}
-
-/**
- * POSTs `body` on the pooled connections and returns the answer's status and text, through undici's dispatch
- * API: `request()` wraps every answer in a Readable stream and a promise chain of its own, which a few hundred
- * bytes of JSON do not need. Both timeouts bound the call.
- */
-function post(dispatcher: Dispatcher, route: Route, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    let status = 0;
-    const chunks: Buffer[] = [];
-    dispatcher.dispatch(
-      { origin: route.origin, path: route.path, method: "POST", headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
-      {
-        onConnect: () => undefined,
-        onError: reject,
-        onHeaders: (statusCode) => {
-          status = statusCode;
-          return true;
-        },
-        onData: (chunk) => {
-          chunks.push(chunk);
-          return true;
-        },
-        onComplete: () => resolve({ status, text: Buffer.concat(chunks).toString("utf8") }),
-      },
-    );
-  });
 }
 
 interface GraphQLBody {
@@ -137,7 +108,7 @@ export function createPassthrough(options: PassthroughOptions) {
     let status = 200;
     let text: string;
     try {
-      const upstream = await post(options.dispatcher, route, headers, JSON.stringify({ query: body.query, operationName: body.operationName, variables: body.variables }), options.timeoutMs);
+      const upstream = await options.send(route, headers, JSON.stringify({ query: body.query, operationName: body.operationName, variables: body.variables }));
       status = upstream.status;
       text = asGatewayErrors(status, upstream.text, route.serviceName);
     } catch (error) {

@@ -1,4 +1,5 @@
 import type http from "node:http";
+import { Histogram } from "prom-client";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { sandboxLandingPage } from "./landing-page.ts";
 import { createClientTokenVerifier } from "../../common/identity.ts";
@@ -7,6 +8,7 @@ import { createMetrics } from "../../common/metrics.ts";
 import type { Logger } from "../../common/logger.ts";
 import { createGateway } from "./gateway.ts";
 import { createPassthrough } from "./passthrough.ts";
+import { createSubgraphSender } from "./subgraph-batch.ts";
 import { CLIENT_IP_HEADER, type RouterContext } from "./context.ts";
 import { createSubscriptionPlanner } from "./subscriptions/planner.ts";
 import { createUpstreams } from "./subscriptions/upstream.ts";
@@ -35,6 +37,11 @@ export interface RouterOptions {
   passthrough?: boolean;
   /** Time a WebSocket client has to send `connection_init` (default 3 000 ms). */
   connectionInitWaitTimeoutMs?: number;
+  /**
+   * Subgraphs the pass-through sends batches to (subgraph-batch.ts): "all" (default), "none", or their names.
+   * Every subgraph of this repository accepts batches; a subgraph served by another GraphQL server may not.
+   */
+  subgraphBatching?: "all" | "none" | string[];
 }
 
 /**
@@ -72,13 +79,24 @@ export async function createRouter(options: RouterOptions) {
   });
   const identityOf = createClientTokenVerifier(options.jwtSecret);
   const metrics = createMetrics("router");
+  const batching = options.subgraphBatching ?? "all";
   const passthrough = options.passthrough === false ? null : createPassthrough({
     planner,
     subgraphUrls: options.subgraphUrls,
     identityOf,
     sign,
-    dispatcher: agent,
-    timeoutMs: options.subgraphTimeoutMs ?? 10_000,
+    send: createSubgraphSender({
+      dispatcher: agent,
+      timeoutMs: options.subgraphTimeoutMs ?? 10_000,
+      batches: (name) => batching === "all" || (Array.isArray(batching) && batching.includes(name)),
+      batchSize: new Histogram({
+        name: "router_subgraph_batch_size",
+        help: "Operations per request the pass-through sent, by subgraph (1: sent alone).",
+        labelNames: ["subgraph"],
+        buckets: [1, 2, 4, 8, 16, 32],
+        registers: [metrics.registry],
+      }),
+    }),
     metrics,
     logger: options.logger,
   });
