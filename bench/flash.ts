@@ -111,10 +111,20 @@ try {
   log.info({ seconds: WARMUP }, "warming up through the router");
   await runPhase("warm-up", platform.url, warm, routerHeaders, WARMUP);
   const subgraphUrl = `http://127.0.0.1:${platform.ports["flash-sale"]}/graphql`;
+  // Operations and requests the router sent to flash-sale so far (router_subgraph_batch_size on its /metrics).
+  const batching = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${platform.ports.router}/metrics`)).text();
+    const value = (series: string) => Number(new RegExp(`^router_subgraph_batch_size_${series}\\{[^}]*subgraph="flash-sale"[^}]*\\} (\\S+)`, "m").exec(text)?.[1] ?? 0);
+    return { operations: value("sum"), requests: value("count") };
+  };
+  const perRequest: string[] = [];
   const rounds: Awaited<ReturnType<typeof runPhase>>[][] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     log.info({ round, duration: DURATION, connections: CONNECTIONS }, "through the router");
+    const sentBefore = await batching();
     const viaRouterRun = await runPhase(ROUNDS > 1 ? `router #${round}` : "router", platform.url, viaRouter, routerHeaders, DURATION);
+    const sentAfter = await batching();
+    perRequest.push(((sentAfter.operations - sentBefore.operations) / Math.max(1, sentAfter.requests - sentBefore.requests)).toFixed(1));
     // Direct calls carry what the router would forward: the identity signed with INTERNAL_SECRET (valid 60 s).
     const internal = users.map((u) => signInternalIdentity({ user: { id: u, roles: [], isAdmin: false } }, config.INTERNAL_SECRET));
     log.info({ round, duration: DURATION, connections: CONNECTIONS }, "flash-sale subgraph directly");
@@ -151,6 +161,7 @@ try {
     console.log(`${r.name.padEnd(12)} ${fmt(r.rps).padStart(10)} ${fmt(r.p50).padStart(8)} ${fmt(r.p95).padStart(8)} ${fmt(r.p99).padStart(8)}   ${answers}`);
   }
   console.log(`\nrouter / subgraph throughput: ${(routed.rps / directRun.rps).toFixed(2)}`);
+  console.log(`operations per router request to flash-sale (subgraph batching): ${perRequest.join(", ")}`);
   console.log("\nCPU ms per attempt (2 cores = 2,000 ms of CPU per second):");
   for (const r of rounds.flat()) {
     const cpu = Object.values(r.cpuPerAttempt).reduce((a, b) => a + b, 0);
