@@ -13,10 +13,7 @@ export interface GatewayOptions {
   timeoutMs: number;
 }
 
-/**
- * Signs the identity a subgraph will trust once per caller and reuses it for 30 s (it is valid for 60 s),
- * so the subgraph's own cache of verified identities hits as well.
- */
+/** Signs the identity a subgraph will trust once per caller and reuses it for 30 s (it is valid for 60 s). */
 export function createIdentitySigner(secret: string) {
   const cache = new LRUCache<string, string>({ max: 50_000, ttl: 30_000 });
   return (identity: Identity) => {
