@@ -133,7 +133,7 @@ export function createPurchase(deps: PurchaseDeps) {
       rate: deps.rate,
       burst: deps.burst,
     };
-    // One round trip to Redis: the claim and the script leave in the same write (auto-pipelining), so the script
+    // One round trip to Redis: the claim and the script leave in the same write (common/redis.ts), so the script
     // runs before the claim's answer is known. When the key names another purchase (a client reusing it, which
     // is rare), what the script took is given back before the buyer hears IDEMPOTENCY_KEY_REUSED.
     const [claiming, scripting] = await Promise.allSettled([claim(orderId, pointer), stock.purchase(args)]);
