@@ -39,6 +39,7 @@ await lifecycle.run(async () => {
     producer: infra.producer,
     logger,
     batchSize: config.FLASH_ORDER_BATCH_SIZE,
+    writer: false, // the order service runs the flash order writer (subgraphs/order/src/main.ts)
     endIntervalMs: config.FLASH_END_INTERVAL_MS,
     warmUpIntervalMs: config.FLASH_WARMUP_INTERVAL_MS,
     drainWindowMs: (config.RESERVATION_TTL_SECONDS + config.RESERVATION_ORPHAN_GRACE_SECONDS) * 1000 + 3_600_000,

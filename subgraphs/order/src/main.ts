@@ -9,6 +9,7 @@ import { createDevPaymentProvider } from "./dev-payment-provider.ts";
 import { createMailer } from "./mailer.ts";
 import { expiryIndexFor } from "./reservations.ts";
 import { createEventHub } from "../../../common/event-hub.ts";
+import { startFlashOrderWriter } from "../../flash-sale/src/order-consumer.ts";
 
 const config = loadConfig();
 const logger = createLogger("order", config.LOG_LEVEL);
@@ -37,6 +38,11 @@ await lifecycle.run(async () => {
     sweepIntervalMs: config.EXPIRY_SWEEP_INTERVAL_MS,
   });
   lifecycle.add("workers", workers, (w) => w.close());
+  // The flash-sale order writer (FlashOrderPlaced -> orders, 100 per statement) runs here, off the purchase path:
+  // in flash-sale its batches outlived young collections and lengthened the pauses every purchase waits through
+  // (docs/flash-sales.md, Persistence). It writes the order subgraph's tables, so this is also where it belongs.
+  const flashWriter = await startFlashOrderWriter({ ctx: infra.kafka, producer: infra.producer, prisma: infra.prisma, logger, groupId: infra.kafka.topic("flash-order-writer"), batchSize: config.FLASH_ORDER_BATCH_SIZE });
+  lifecycle.add("flash-order-writer", flashWriter, (w) => w.close());
   const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["order"], service: "order", logger }), (h) => h.close());
   const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET, readiness: infra.readiness, hub });
   lifecycle.add("http", service, (s) => s.close());
