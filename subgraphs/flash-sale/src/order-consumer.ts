@@ -30,7 +30,8 @@ export interface FlashOrderWriterOptions {
   producer: Producer;
   prisma: PrismaClient;
   logger: Logger;
-  groupId: string;
+  /** The consumer group (default `<prefix>flash-order-writer`; test stacks use one of their own). */
+  groupId?: string;
   /** Orders per PostgreSQL statement (FLASH_ORDER_BATCH_SIZE, seed 002: 100). */
   batchSize: number;
   /**
@@ -57,12 +58,13 @@ export async function startFlashOrderWriter(options: FlashOrderWriterOptions): P
   const sleep = options.sleep ?? realSleep;
   const maxAttempts = options.maxAttempts ?? 5;
   const topic = ctx.topic("flash-order");
-  const log = options.logger.child({ consumer: options.groupId });
-  const consumer = createConsumer(ctx, options.groupId);
+  const groupId = options.groupId ?? ctx.topic("flash-order-writer");
+  const log = options.logger.child({ consumer: groupId });
+  const consumer = createConsumer(ctx, groupId);
 
   const deadLetter = (message: KafkaMessage, reason: string) => {
     log.warn({ reason, offset: message.offset }, "sending flash order to dead-letter topic");
-    return producer.send({ topic: dlqTopic(topic), acks: -1, messages: [{ key: message.key, value: message.value, headers: { "dlq-reason": reason.slice(0, 500), "dlq-group": options.groupId } }] });
+    return producer.send({ topic: dlqTopic(topic), acks: -1, messages: [{ key: message.key, value: message.value, headers: { "dlq-reason": reason.slice(0, 500), "dlq-group": groupId } }] });
   };
 
   function parse(message: KafkaMessage): FlashOrderPlaced | string {

@@ -32,7 +32,7 @@ export async function startFlashWorkers(options: FlashWorkersOptions): Promise<{
   try {
     if (options.writer ?? true) {
       started.push(
-        await startFlashOrderWriter({ ctx: options.ctx, producer: options.producer, prisma: domain.prisma, logger, groupId: options.writerGroup ?? options.ctx.topic("flash-order-writer"), batchSize: options.batchSize, startAt: options.writerStartAt }),
+        await startFlashOrderWriter({ ctx: options.ctx, producer: options.producer, prisma: domain.prisma, logger, groupId: options.writerGroup, batchSize: options.batchSize, startAt: options.writerStartAt }),
       );
     }
     if (options.endIntervalMs > 0) started.push(domain.ender.start(options.endIntervalMs, options.drainWindowMs));

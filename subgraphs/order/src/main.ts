@@ -41,7 +41,7 @@ await lifecycle.run(async () => {
   // The flash-sale order writer (FlashOrderPlaced -> orders, 100 per statement) runs here, off the purchase path:
   // in flash-sale its batches outlived young collections and lengthened the pauses every purchase waits through
   // (docs/flash-sales.md, Persistence). It writes the order subgraph's tables, so this is also where it belongs.
-  const flashWriter = await startFlashOrderWriter({ ctx: infra.kafka, producer: infra.producer, prisma: infra.prisma, logger, groupId: infra.kafka.topic("flash-order-writer"), batchSize: config.FLASH_ORDER_BATCH_SIZE });
+  const flashWriter = await startFlashOrderWriter({ ctx: infra.kafka, producer: infra.producer, prisma: infra.prisma, logger, batchSize: config.FLASH_ORDER_BATCH_SIZE });
   lifecycle.add("flash-order-writer", flashWriter, (w) => w.close());
   const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["order"], service: "order", logger }), (h) => h.close());
   const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET, readiness: infra.readiness, hub });
