@@ -24,7 +24,9 @@ export interface RedisOptions {
  * generation (`--trace-gc-nvp` in flash-sale during a sale: ~6 MB promoted every ~0.3 s, ~2.9 MB with this
  * client). `npm run bench:redis-client` (purchase-shaped command groups, 50 loops; docs/flash-sales.md): CPU per
  * group 14-21 us corked, 28-29 us auto-pipelined, 34-36 us with one write per command; scavenge time 62-68 ms,
- * 625-659 ms and 66-69 ms per 6 s. Explicit `pipeline()` calls keep working; none is on a hot path.
+ * 625-659 ms and 66-69 ms per 6 s. So reads of many keys issue their commands together (`Promise.all`) rather
+ * through `pipeline()`; only the product cache's L2 writes, whose commands are queued by a shared helper, still
+ * build one.
  */
 class CorkedRedis extends Redis {
   private corked = false;

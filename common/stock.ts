@@ -39,15 +39,11 @@ export function createStockCounters(redis: Redis, prisma: PrismaClient) {
 
   /** Live counters for many products in one Redis round trip; misses are rebuilt from PostgreSQL. Unknown products read as zero. */
   async function read(productIds: readonly string[]): Promise<StockSnapshot[]> {
-    const pipeline = redis.pipeline();
-    for (const id of productIds) pipeline.hmget(stockKey(id), "available", "reserved", "sold");
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await Promise.all(productIds.map((id) => redis.hmget(stockKey(id), "available", "reserved", "sold")));
     const result = new Map<string, StockSnapshot>();
     const missing: string[] = [];
     productIds.forEach((id, i) => {
-      const [error, values] = replies[i] ?? [];
-      if (error) throw error;
-      const [a, r, s] = values as (string | null)[];
+      const [a, r, s] = replies[i]!;
       if (a == null || r == null || s == null) missing.push(id);
       else result.set(id, { productId: id, available: Number(a), reserved: Number(r), sold: Number(s) });
     });

@@ -49,6 +49,20 @@ export const token = (sub: string, roles: string[] = []) => signClientToken(conf
 export const adminToken = () => token(`admin-${randomUUID()}`, ["admin"]);
 export const uniqueSku = (prefix = "SKU") => `${prefix}-${randomUUID().slice(0, 12)}`;
 
+/**
+ * Counts the writes a Redis connection's current socket hands to the kernel (`_write` and `_writev` calls):
+ * one per round trip, however many commands it carries (createRedis corks a turn's commands into one).
+ */
+export function countSocketWrites(redis: Redis) {
+  const socket = redis.stream as unknown as Record<"_write" | "_writev", (...args: unknown[]) => unknown>;
+  let count = 0;
+  for (const name of ["_write", "_writev"] as const) {
+    const write = socket[name].bind(socket);
+    socket[name] = (...args: unknown[]) => (count++, write(...args));
+  }
+  return { get: () => count, reset: () => void (count = 0) };
+}
+
 export interface Infra {
   prisma: PrismaClient;
   redis: Redis;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, expect, jest, test } from "@jest/globals";
-import { config } from "../../test/harness.ts";
+import { afterAll, beforeAll, expect, test } from "@jest/globals";
+import { config, countSocketWrites } from "../../test/harness.ts";
 import { createRedis, type Redis } from "../redis.ts";
 
 // createRedis batches by corking the socket for one event-loop turn (common/redis.ts), against the real Redis.
@@ -15,18 +15,11 @@ afterAll(async () => {
   await Promise.all([redis.quit(), admin.quit()]);
 });
 
-/** Counts the socket writes (`_write` and `_writev` calls) the client makes while `run` runs. */
+/** Runs `run` and counts the socket writes the client made meanwhile. */
 async function socketWrites(run: () => Promise<unknown>): Promise<{ writes: number; result: unknown }> {
-  const socket = redis.stream as unknown as Record<"_write" | "_writev", (...args: unknown[]) => unknown>;
-  const one = jest.spyOn(socket, "_write");
-  const many = jest.spyOn(socket, "_writev");
-  try {
-    const result = await run();
-    return { writes: one.mock.calls.length + many.mock.calls.length, result };
-  } finally {
-    one.mockRestore();
-    many.mockRestore();
-  }
+  const writes = countSocketWrites(redis);
+  const result = await run();
+  return { writes: writes.get(), result };
 }
 
 test("commands issued in one event-loop turn leave in one socket write, and each caller gets its own reply", async () => {

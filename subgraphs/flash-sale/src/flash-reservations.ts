@@ -81,10 +81,7 @@ export function createFlashReservations(redis: Redis, options: FlashReservationO
     const pointer = await pointerOf(orderId);
     if (!pointer) return null;
     const k = itemKeys(pointer.saleId, pointer.productId);
-    const replies = (await redis.pipeline().hgetall(k.reservation(orderId)).hget(k.item, "currency").exec()) ?? [];
-    for (const [error] of replies) if (error) throw error;
-    const h = (replies[0]?.[1] ?? {}) as Record<string, string>;
-    const currency = replies[1]?.[1] as string | null | undefined;
+    const [h, currency] = await Promise.all([redis.hgetall(k.reservation(orderId)), redis.hget(k.item, "currency")]);
     if (!h.state) return null;
     return {
       pointer,
@@ -116,13 +113,8 @@ export function createFlashReservations(redis: Redis, options: FlashReservationO
       await redis.zremrangebyscore(options.registry, "-inf", nowMs - SWEEP_HORIZON_MS);
       const indexes = await redis.zrange(options.registry, 0, -1);
       if (indexes.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const index of indexes) pipeline.zrangebyscore(index, "-inf", nowMs, "LIMIT", 0, limit);
-      const ids = ((await pipeline.exec()) ?? []).flatMap(([error, members]) => {
-        if (error) throw error;
-        return members as string[];
-      });
-      return ids.slice(0, limit);
+      const lists = await Promise.all(indexes.map((index) => redis.zrangebyscore(index, "-inf", nowMs, "LIMIT", 0, limit)));
+      return lists.flat().slice(0, limit);
     },
 
     /** Makes the sweeper look at an item's expiry index until a day past the sale's end. */

@@ -111,14 +111,10 @@ export function createSaleStock(redis: Redis) {
 
     /** Live counters of many items in one round trip; null for an item Redis does not have. */
     async read(items: readonly { saleId: string; productId: string }[]): Promise<(LiveItem | null)[]> {
-      const pipeline = redis.pipeline();
-      for (const i of items) pipeline.hmget(itemKeys(i.saleId, i.productId).item, "remaining", "sold", "version");
-      const replies = (await pipeline.exec()) ?? [];
-      return replies.map(([error, values]) => {
-        if (error) throw error;
-        const [remaining, sold, version] = values as (string | null)[];
-        return remaining == null ? null : { remaining: Number(remaining), sold: Number(sold ?? 0), version: Number(version ?? 0) };
-      });
+      const replies = await Promise.all(items.map((i) => redis.hmget(itemKeys(i.saleId, i.productId).item, "remaining", "sold", "version")));
+      return replies.map(([remaining, sold, version]) =>
+        remaining == null ? null : { remaining: Number(remaining), sold: Number(sold ?? 0), version: Number(version ?? 0) },
+      );
     },
   };
 }

@@ -1,24 +1,11 @@
-import type { Socket } from "node:net";
-import { config, gql, logger, uniqueSku } from "../../../test/harness.ts";
+import { config, countSocketWrites, gql, logger, uniqueSku } from "../../../test/harness.ts";
 import { createPrisma } from "../../../common/prisma.ts";
-import { createRedis, type Redis } from "../../../common/redis.ts";
+import { createRedis } from "../../../common/redis.ts";
 import { createInventoryService } from "../../inventory/src/server.ts";
 import { startProductInstance, testCacheOptions, type Instance } from "./support.ts";
 
 // Point 5: one `_entities` call with 100 representations costs one round trip to each store a subgraph
 // needs: the product subgraph's PostgreSQL (cold) or Redis (L2), the inventory subgraph's Redis counters.
-
-/** Counts writes on a connection's socket: ioredis writes one command, or one whole pipeline, per write. */
-function countRoundTrips(redis: Redis) {
-  const stream = (redis as unknown as { stream: Socket }).stream;
-  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-  let count = 0;
-  stream.write = ((...args: unknown[]) => {
-    count++;
-    return write(...args);
-  }) as typeof stream.write;
-  return { get: () => count, reset: () => void (count = 0) };
-}
 
 const PRODUCT_ENTITIES = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id name priceCents } } }`;
 const STOCK_ENTITIES = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id stock { available } } } }`;
@@ -41,7 +28,7 @@ const representations = () => ids.map((id) => ({ __typename: "Product", id }));
 
 test("product subgraph: 100 cold references are one database query and one L2 read; warm, they need neither", async () => {
   await a.redis.ping();
-  const trips = countRoundTrips(a.redis);
+  const trips = countSocketWrites(a.redis);
   a.sql.length = 0;
   const cold = await gql(a.url, PRODUCT_ENTITIES, { r: representations() });
   expect(cold.errors).toBeUndefined();
@@ -59,7 +46,7 @@ test("product subgraph: 100 cold references are one database query and one L2 re
 
   // Another instance: its L1 is cold, L2 is not.
   await b.redis.ping();
-  const tripsB = countRoundTrips(b.redis);
+  const tripsB = countSocketWrites(b.redis);
   b.sql.length = 0;
   expect((await gql(b.url, PRODUCT_ENTITIES, { r: representations() })).data).toEqual(cold.data);
   expect(b.productReads()).toBe(0);
@@ -86,7 +73,7 @@ test("inventory subgraph: stock for 100 references is one Redis round trip and n
   try {
     await gql(url, STOCK_ENTITIES, { r: representations() }); // counters are in Redis from now on
     await redis.ping();
-    const trips = countRoundTrips(redis);
+    const trips = countSocketWrites(redis);
     sql.length = 0;
     const res = await gql(url, STOCK_ENTITIES, { r: representations() });
     expect(res.errors).toBeUndefined();
