@@ -10,7 +10,7 @@ import type { ReadinessCheck } from "./service.ts";
 type Lifecycle = ReturnType<typeof createLifecycle>;
 
 /** Connects the dependencies a service asks for, registers each for shutdown, and returns readiness checks. */
-export async function connectInfra(config: Config, logger: Logger, lifecycle: Lifecycle, service: string, needs: { redis?: boolean; relay?: boolean }) {
+export async function connectInfra(config: Config, logger: Logger, lifecycle: Lifecycle, service: string, needs: { redis?: boolean; relay?: "preferred" | "fallback" }) {
   const prisma = lifecycle.add("prisma", createPrisma(config.DATABASE_URL), (p) => p.$disconnect());
   const readiness: ReadinessCheck[] = [{ name: "postgres", check: () => prisma.$queryRaw`SELECT 1` }];
   const redis = needs.redis ? lifecycle.add("redis", createRedis(config.REDIS_URL), (r) => r.quit()) : null;
@@ -23,7 +23,7 @@ export async function connectInfra(config: Config, logger: Logger, lifecycle: Li
     try { await admin.describeCluster(); } finally { await admin.disconnect(); }
   } });
   const relay = needs.relay
-    ? lifecycle.add("outbox-relay", startOutboxRelay({ databaseUrl: config.DATABASE_URL, ctx: kafka, producer, logger }), (r) => r.close())
+    ? lifecycle.add("outbox-relay", startOutboxRelay({ databaseUrl: config.DATABASE_URL, ctx: kafka, producer, logger, role: needs.relay }), (r) => r.close())
     : null;
   return { prisma, redis, kafka, producer, relay, readiness };
 }

@@ -26,9 +26,15 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** How long published events stay in the table (for inspection and replays), in ms (default 1 hour). */
   retentionMs?: number;
+  /**
+   * "preferred" (default) competes for the lock whenever it is free. "fallback" publishes only while no
+   * preferred relay is connected to the database, and hands the lock over as soon as one is.
+   */
+  role?: "preferred" | "fallback";
 }
 
 const LOCK_KEY = 0x0f1a54; // one relay per database publishes at a time, so per-key order is kept
+const PRESENCE_KEY = 0x0f1a55; // held (shared) by every connected preferred relay for as long as it is connected
 const CHANNEL = "outbox_events";
 
 /**
@@ -36,12 +42,18 @@ const CHANNEL = "outbox_events";
  * Every process that writes events runs one; a PostgreSQL advisory lock makes exactly one of them
  * active. A crash between send and mark re-sends (at least once); consumers deduplicate by event id.
  * While Kafka is down, rows wait and are published when it answers again.
+ *
+ * Which process publishes is decided by role, not by whichever relay took the lock first: the order service
+ * writes most events, and publishing them from a process that is otherwise idle cost about three times the CPU
+ * (waking it for every batch) of publishing them from a busy one (docs/architecture.md). The other services
+ * run fallbacks, which publish only while no preferred relay is connected.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Promise<void>; wake: () => void } {
   const { databaseUrl, ctx, producer, logger } = options;
   const pollMs = options.pollMs ?? 1_000;
   const batchSize = options.batchSize ?? 500;
   const retentionMs = options.retentionMs ?? 3_600_000;
+  const fallback = options.role === "fallback";
   let lastPrune = 0;
   const log = logger.child({ component: "outbox-relay" });
   let client: pg.Client | null = null;
@@ -66,7 +78,12 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
     });
 
   const connect = async () => {
-    const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000, statement_timeout: 10_000 });
+    const c = new pg.Client({
+      connectionString: databaseUrl,
+      connectionTimeoutMillis: 5_000,
+      statement_timeout: 10_000,
+      application_name: `outbox-relay (${options.role ?? "preferred"})`,
+    });
     c.on("error", (err) => log.warn({ err }, "relay connection error"));
     c.on("notification", () => (wakeUp ? wakeUp() : (pending = true)));
     await c.connect();
@@ -76,7 +93,21 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
     // autovacuum came by. As an index scan in id order it stops at the batch size, and marks the dead entries
     // it passes so the next poll skips them.
     await c.query("SET enable_bitmapscan = off");
+    // Released by PostgreSQL when this session ends, however the process ends.
+    if (!fallback) await c.query("SELECT pg_advisory_lock_shared($1)", [PRESENCE_KEY]);
     return c;
+  };
+
+  /** Whether a preferred relay is connected to this database (it holds PRESENCE_KEY for its session). */
+  const preferredConnected = async (c: pg.Client): Promise<boolean> => {
+    const { rows } = await c.query<{ present: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = $1 AND objsubid = 1
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS present`,
+      [PRESENCE_KEY],
+    );
+    return rows[0]?.present === true;
   };
 
   const drain = async (c: pg.Client): Promise<number> => {
@@ -117,6 +148,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
     while (!stopped) {
       try {
         client ??= await connect();
+        if (fallback && (await preferredConnected(client))) {
+          await wait(pollMs);
+          continue;
+        }
         const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [LOCK_KEY]);
         if (!rows[0]?.locked) {
           await wait(pollMs);
@@ -125,9 +160,20 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
         // Only the relay that holds the lock listens: a standby that woke on every commit would only find the
         // lock taken again (under load, one wasted round trip per standby per commit).
         await client.query(`LISTEN ${CHANNEL}`);
+        let checked = Date.now();
         while (!stopped) {
           const sent = await drain(client);
           failures = 0;
+          // A fallback gives the lock back between batches, so the order of events per key is kept.
+          if (fallback && Date.now() - checked >= pollMs) {
+            checked = Date.now();
+            if (await preferredConnected(client)) {
+              await client.query(`UNLISTEN ${CHANNEL}`);
+              await client.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]);
+              log.info("a preferred outbox relay is connected; it publishes from now on");
+              break;
+            }
+          }
           if (sent < batchSize) {
             await prune(client);
             await wait(pollMs);

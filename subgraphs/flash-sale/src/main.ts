@@ -14,7 +14,7 @@ const logger = createLogger("flash-sale", config.LOG_LEVEL);
 const lifecycle = createLifecycle(logger);
 
 await lifecycle.run(async () => {
-  const infra = await connectInfra(config, logger, lifecycle, "flash-sale", { redis: true, relay: true });
+  const infra = await connectInfra(config, logger, lifecycle, "flash-sale", { redis: true, relay: "fallback" });
   const subscriber = lifecycle.add("redis-subscriber", createRedis(config.REDIS_URL), (r) => r.quit());
   const domain = createFlashSaleDomain({
     prisma: infra.prisma,

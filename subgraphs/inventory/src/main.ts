@@ -10,7 +10,7 @@ const logger = createLogger("inventory", config.LOG_LEVEL);
 const lifecycle = createLifecycle(logger);
 
 await lifecycle.run(async () => {
-  const infra = await connectInfra(config, logger, lifecycle, "inventory", { redis: true, relay: true });
+  const infra = await connectInfra(config, logger, lifecycle, "inventory", { redis: true, relay: "fallback" });
   const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["inventory"], service: "inventory", logger }), (h) => h.close());
   const service = await createInventoryService({ prisma: infra.prisma, redis: infra.redis!, logger, internalSecret: config.INTERNAL_SECRET, readiness: infra.readiness, hub });
   lifecycle.add("http", service, (s) => s.close());

@@ -16,7 +16,7 @@ const logger = createLogger("order", config.LOG_LEVEL);
 const lifecycle = createLifecycle(logger);
 
 await lifecycle.run(async () => {
-  const infra = await connectInfra(config, logger, lifecycle, "order", { redis: true, relay: true });
+  const infra = await connectInfra(config, logger, lifecycle, "order", { redis: true, relay: "preferred" });
   const domain = createOrderDomain({
     prisma: infra.prisma,
     redis: infra.redis!,

@@ -13,7 +13,7 @@ const logger = createLogger("product", config.LOG_LEVEL);
 const lifecycle = createLifecycle(logger);
 
 await lifecycle.run(async () => {
-  const infra = await connectInfra(config, logger, lifecycle, "product", { redis: true, relay: true });
+  const infra = await connectInfra(config, logger, lifecycle, "product", { redis: true, relay: "fallback" });
   const cache = config.CACHE_ENABLED
     ? lifecycle.add(
         "cache",
