@@ -3,14 +3,14 @@ import type { Logger } from "./logger.ts";
 import { createPrisma } from "./prisma.ts";
 import { createRedis } from "./redis.ts";
 import { createKafka, createProducer } from "./kafka.ts";
-import { startOutboxRelay } from "./outbox.ts";
+import { startOutboxRelay, type RelayRole } from "./outbox.ts";
 import type { createLifecycle } from "./runtime.ts";
 import type { ReadinessCheck } from "./service.ts";
 
 type Lifecycle = ReturnType<typeof createLifecycle>;
 
 /** Connects the dependencies a service asks for, registers each for shutdown, and returns readiness checks. */
-export async function connectInfra(config: Config, logger: Logger, lifecycle: Lifecycle, service: string, needs: { redis?: boolean; relay?: "preferred" | "fallback" }) {
+export async function connectInfra(config: Config, logger: Logger, lifecycle: Lifecycle, service: string, needs: { redis?: boolean; relay?: RelayRole }) {
   const prisma = lifecycle.add("prisma", createPrisma(config.DATABASE_URL), (p) => p.$disconnect());
   const readiness: ReadinessCheck[] = [{ name: "postgres", check: () => prisma.$queryRaw`SELECT 1` }];
   const redis = needs.redis ? lifecycle.add("redis", createRedis(config.REDIS_URL), (r) => r.quit()) : null;

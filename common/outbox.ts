@@ -30,11 +30,15 @@ export interface OutboxRelayOptions {
    * "preferred" (default) competes for the lock whenever it is free. "fallback" publishes only while no
    * preferred relay is connected to the database, and hands the lock over as soon as one is.
    */
-  role?: "preferred" | "fallback";
+  role?: RelayRole;
 }
 
-const LOCK_KEY = 0x0f1a54; // one relay per database publishes at a time, so per-key order is kept
-const PRESENCE_KEY = 0x0f1a55; // held (shared) by every connected preferred relay for as long as it is connected
+export type RelayRole = "preferred" | "fallback";
+
+/** The advisory lock of the one relay per database that publishes at a time, so per-key order is kept. */
+export const OUTBOX_LOCK_KEY = 0x0f1a54;
+/** The `application_name` of a relay's connection: pg_stat_activity tells which relays are connected. */
+export const relayApplicationName = (role: RelayRole) => `outbox-relay (${role})`;
 const CHANNEL = "outbox_events";
 
 /**
@@ -53,7 +57,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
   const pollMs = options.pollMs ?? 1_000;
   const batchSize = options.batchSize ?? 500;
   const retentionMs = options.retentionMs ?? 3_600_000;
-  const fallback = options.role === "fallback";
+  const role = options.role ?? "preferred";
+  const fallback = role === "fallback";
   let lastPrune = 0;
   const log = logger.child({ component: "outbox-relay" });
   let client: pg.Client | null = null;
@@ -82,7 +87,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
       connectionString: databaseUrl,
       connectionTimeoutMillis: 5_000,
       statement_timeout: 10_000,
-      application_name: `outbox-relay (${options.role ?? "preferred"})`,
+      application_name: relayApplicationName(role),
     });
     c.on("error", (err) => log.warn({ err }, "relay connection error"));
     c.on("notification", () => (wakeUp ? wakeUp() : (pending = true)));
@@ -93,19 +98,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
     // autovacuum came by. As an index scan in id order it stops at the batch size, and marks the dead entries
     // it passes so the next poll skips them.
     await c.query("SET enable_bitmapscan = off");
-    // Released by PostgreSQL when this session ends, however the process ends.
-    if (!fallback) await c.query("SELECT pg_advisory_lock_shared($1)", [PRESENCE_KEY]);
     return c;
   };
 
-  /** Whether a preferred relay is connected to this database (it holds PRESENCE_KEY for its session). */
+  /** Whether a preferred relay is connected to this database: a session of its name is (gone when it ends). */
   const preferredConnected = async (c: pg.Client): Promise<boolean> => {
     const { rows } = await c.query<{ present: boolean }>(
-      `SELECT EXISTS (
-         SELECT 1 FROM pg_locks
-         WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = $1 AND objsubid = 1
-           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS present`,
-      [PRESENCE_KEY],
+      "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1) AS present",
+      [relayApplicationName("preferred")],
     );
     return rows[0]?.present === true;
   };
@@ -152,7 +152,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
           await wait(pollMs);
           continue;
         }
-        const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [LOCK_KEY]);
+        const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [OUTBOX_LOCK_KEY]);
         if (!rows[0]?.locked) {
           await wait(pollMs);
           continue;
@@ -169,7 +169,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
             checked = Date.now();
             if (await preferredConnected(client)) {
               await client.query(`UNLISTEN ${CHANNEL}`);
-              await client.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]);
+              await client.query("SELECT pg_advisory_unlock($1)", [OUTBOX_LOCK_KEY]);
               log.info("a preferred outbox relay is connected; it publishes from now on");
               break;
             }

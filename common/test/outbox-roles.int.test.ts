@@ -1,11 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
-import { startOutboxRelay } from "../outbox.ts";
+import { OUTBOX_LOCK_KEY, relayApplicationName, startOutboxRelay, type RelayRole } from "../outbox.ts";
 import { config, connectTestInfra, logger, watchTopic, type Infra } from "../../test/harness.ts";
 import { eventually } from "../../subgraphs/order/test/support.ts";
-
-// The relay's lock (LOCK_KEY in outbox.ts): whichever session holds it is the one relay publishing.
-const LOCK_KEY = 0x0f1a54;
 
 let infra: Infra;
 beforeAll(async () => {
@@ -13,11 +10,11 @@ beforeAll(async () => {
 });
 afterAll(() => infra.close());
 
-/** application_name of the session holding the relay lock (`outbox-relay (<role>)`), or null. */
+/** application_name of the session holding the relay lock (the one relay publishing), or null. */
 async function publisher(): Promise<string | null> {
   const rows = await infra.prisma.$queryRaw<{ name: string }[]>`
     SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-    WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${LOCK_KEY}::oid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${OUTBOX_LOCK_KEY}::oid
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
   return rows[0]?.name ?? null;
 }
@@ -32,7 +29,7 @@ async function enqueueOne(): Promise<string> {
   return id;
 }
 
-const relay = (role: "preferred" | "fallback") =>
+const relay = (role: RelayRole) =>
   startOutboxRelay({ databaseUrl: config.DATABASE_URL, ctx: infra.kafka, producer: infra.producer, logger, pollMs: 100, role });
 
 test("a fallback relay publishes only while no preferred relay is connected, and hands over between batches", async () => {
@@ -43,19 +40,19 @@ test("a fallback relay publishes only while no preferred relay is connected, and
     // Alone, the fallback publishes.
     const first = await enqueueOne();
     await topic.waitFor((e) => e.id === first);
-    expect(await publisher()).toBe("outbox-relay (fallback)");
+    expect(await publisher()).toBe(relayApplicationName("fallback"));
 
     // A preferred relay connects: the fallback gives the lock back and the preferred one publishes.
     preferred = relay("preferred");
-    await eventually(async () => ((await publisher()) === "outbox-relay (preferred)" ? true : undefined), 10_000, "the preferred relay to take over");
+    await eventually(async () => ((await publisher()) === relayApplicationName("preferred") ? true : undefined), 10_000, "the preferred relay to take over");
     const second = await enqueueOne();
     await topic.waitFor((e) => e.id === second);
-    expect(await publisher()).toBe("outbox-relay (preferred)");
+    expect(await publisher()).toBe(relayApplicationName("preferred"));
 
     // It goes away: the fallback publishes again.
     await preferred.close();
     preferred = null;
-    await eventually(async () => ((await publisher()) === "outbox-relay (fallback)" ? true : undefined), 10_000, "the fallback to take over again");
+    await eventually(async () => ((await publisher()) === relayApplicationName("fallback") ? true : undefined), 10_000, "the fallback to take over again");
     const third = await enqueueOne();
     await topic.waitFor((e) => e.id === third);
 
