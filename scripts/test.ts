@@ -1,21 +1,29 @@
 import { spawn } from "node:child_process";
-import { loadConfig } from "../common/config.ts";
+import { ensureDatabase, migrate } from "../common/migrate.ts";
 import { createLogger } from "../common/logger.ts";
-import { prepare } from "./prepare.ts";
+import { dropLeftovers, templateUrl } from "../test/suite/resources.ts";
 import { infraUp, ROOT } from "./env.ts";
 
-// `npm test`: make the services reachable, then run every test layer against them. Tests use their
-// own database (<name>_test) and topic prefix, so they never touch the data `npm start` serves.
+// `npm test`: make the services reachable, migrate the template database every test file's own database is
+// copied from (test/suite/), drop what killed runs left behind, then run every test layer. Nothing the tests
+// make shares a name with what `npm start` serves.
+const logger = createLogger("test-setup", "info");
 const env = infraUp();
 const dbUrl = new URL(env.TEST_DATABASE_URL ?? env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/flashgraph");
 if (!env.TEST_DATABASE_URL) dbUrl.pathname = `${dbUrl.pathname.replace(/_test$/, "")}_test`;
 Object.assign(env, {
   DATABASE_URL: dbUrl.toString(),
   KAFKA_TOPIC_PREFIX: env.TEST_KAFKA_TOPIC_PREFIX ?? "test.",
+  TEST_RUN_ID: String(process.pid),
   NODE_ENV: "test",
   LOG_LEVEL: env.LOG_LEVEL ?? "silent",
 });
-await prepare(loadConfig(env), createLogger("test-setup", "info"));
+const template = templateUrl(env.DATABASE_URL!);
+await ensureDatabase(template);
+const applied = await migrate(template);
+logger.info({ applied }, applied.length ? "applied migrations to the template database" : "template database is up to date");
+const leftovers = await dropLeftovers(env);
+if (leftovers.databases.length || leftovers.topics.length) logger.info(leftovers, "dropped what earlier runs left behind");
 
 const jest = spawn(
   process.execPath,

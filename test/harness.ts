@@ -17,7 +17,7 @@ import { startFlashSaleSubgraph, type FlashStackOptions } from "../subgraphs/fla
 import { createEventHub } from "../common/event-hub.ts";
 import { createRouter } from "../router/src/server.ts";
 
-/** `npm test` points these at the test database and a test topic prefix (scripts/test.ts). */
+/** The test file's own database, Redis database and topic prefix, put in its `process.env` by test/suite/. */
 export const config: Config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "silent" });
 export const logger = createLogger("test", config.LOG_LEVEL);
 
