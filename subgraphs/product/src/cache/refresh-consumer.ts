@@ -11,7 +11,11 @@ export interface RefreshConsumerDeps {
   store: ProductStore;
   caching: ProductCaching;
   logger: Logger;
-  /** Consumer group; all instances share it, so each event refreshes the cache once (default "product-cache"). */
+  /**
+   * Consumer group; all instances share it, so each event refreshes the cache once (default "product-cache"
+   * under the topic prefix, like every group of the platform, so tenants and test files sharing a broker never
+   * join each other's group).
+   */
   groupId?: string;
   /**
    * Where a new group starts (default false: the end). Events from before this group existed describe
@@ -35,7 +39,7 @@ export function runCacheRefreshConsumer(deps: RefreshConsumerDeps): Promise<{ cl
   return runConsumer({
     ctx: deps.ctx,
     producer: deps.producer,
-    groupId: deps.groupId ?? "product-cache",
+    groupId: deps.groupId ?? deps.ctx.topic("product-cache"),
     topics: ["product", "inventory"],
     logger: deps.logger,
     fromBeginning: deps.fromBeginning ?? false,
