@@ -18,9 +18,15 @@ export function infraUp(runRecord?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const line of readFileSync(`${ROOT}.infra/env`, "utf8").split("\n")) {
     const match = /^(?:export\s+)?([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (match) env[match[1]!] = match[2]!.replace(/^['"]|['"]$/g, "");
+    if (match) env[match[1]!] = unquote(match[2]!);
   }
   return env;
+}
+
+/** Undoes how infra.sh writes a value: quoted, or escaped by bash's `printf %q` (`db\\?sslmode=disable`). */
+function unquote(value: string): string {
+  if (/^'.*'$|^".*"$/.test(value)) return value.slice(1, -1);
+  return value.replace(/\\(.)/g, "$1");
 }
 
 /** Stops what `infraUp(runRecord)` started, and nothing another command started or reused. */
