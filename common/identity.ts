@@ -61,9 +61,7 @@ export async function verifyClientToken(authorization: string | undefined, secre
 /**
  * The router's verifier of client tokens. Every token is verified, none remembered: in a flash sale most
  * buyers are new, and a cache of tens of thousands of distinct tokens cost more (each entry survives young
- * collections and is copied into the old generation) than the synchronous HMAC it saved. bench:flash, two
- * interleaved pairs of rounds, with the router's and the subgraphs' identity caches and without:
- * 1,678-1,866 vs 1,878-2,122 purchases/s through the router, CPU per purchase 0.95-1.06 vs 0.82-0.91 ms.
+ * collections and is copied into the old generation) than the synchronous HMAC it saved (bench/RESULTS.md).
  */
 export function createClientTokenVerifier(secret: string) {
   return (authorization: string | undefined): Promise<Identity> => verifyClientToken(authorization, secret);

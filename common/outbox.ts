@@ -48,9 +48,8 @@ const CHANNEL = "outbox_events";
  * While Kafka is down, rows wait and are published when it answers again.
  *
  * Which process publishes is decided by role, not by whichever relay took the lock first: the order service
- * writes most events, and publishing them from a process that is otherwise idle cost two to three times the CPU
- * of publishing them from a busy one (docs/flash-sales.md, ninth session). The other services run fallbacks,
- * which publish only while no preferred relay is connected.
+ * writes most events, and publishing them from an otherwise idle process costs more CPU than from a busy one
+ * (bench/RESULTS.md). The other services run fallbacks, which publish only while no preferred relay is connected.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Promise<void>; wake: () => void } {
   const { databaseUrl, ctx, producer, logger } = options;

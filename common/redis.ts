@@ -21,10 +21,8 @@ export interface RedisOptions {
  *
  * Why not `enableAutoPipelining`: it batches through ioredis `Pipeline` objects, and with them nearly every
  * command, its arguments and its reply outlive two young-generation collections and are promoted to the old
- * generation (`--trace-gc-nvp` in flash-sale during a sale: ~6 MB promoted every ~0.3 s, ~2.9 MB with this
- * client). `npm run bench:redis-client` (purchase-shaped command groups, 50 loops; docs/flash-sales.md): CPU per
- * group 14-21 us corked, 28-29 us auto-pipelined, 34-36 us with one write per command; scavenge time 62-68 ms,
- * 625-659 ms and 66-69 ms per 6 s. So reads of many keys issue their commands together (`Promise.all`) rather
+ * generation, which costs CPU and longer scavenge pauses on the purchase path (`npm run bench:redis-client`;
+ * figures in bench/RESULTS.md). So reads of many keys issue their commands together (`Promise.all`) rather than
  * through `pipeline()`; only the product cache's L2 writes, whose commands are queued by a shared helper, still
  * build one.
  */

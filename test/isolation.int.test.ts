@@ -23,7 +23,7 @@ test("the file's PostgreSQL database is its own copy of the migrated template, w
 test("the file's Redis database is leased to it alone and starts empty", async () => {
   const db = Number(new URL(config.REDIS_URL).pathname.slice(1));
   expect(db).toBeGreaterThanOrEqual(1);
-  expect(db).toBeLessThanOrEqual(14);
+  expect(db).toBeLessThanOrEqual(13);
   expect(await infra.redis.dbsize()).toBe(0);
   const lease = new Redis(Object.assign(new URL(config.REDIS_URL), { pathname: "/0" }).toString());
   try {
