@@ -3,6 +3,9 @@ import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { adminToken, startStack, token, type Stack } from "./harness.ts";
 import { createProduct, line, orderInput, PAY_ORDER, PLACE_ORDER } from "../subgraphs/order/test/support.ts";
+import { publish } from "../common/kafka.ts";
+import type { OrderEvent } from "../common/events.ts";
+import { received } from "./wait.ts";
 
 let stack: Stack;
 let admin: string;
@@ -26,30 +29,41 @@ function subscribe(userToken: string | null, orderId: string) {
     retryAttempts: 0,
   });
   clients.push(client);
-  const results: any[] = [];
-  let settle: (value: any[]) => void = () => undefined;
-  const done = new Promise<any[]>((resolve) => (settle = resolve));
+  const results = received<any>(`orderStatusChanged(${orderId})`);
   const stop = client.subscribe({ query: STATUS, variables: { id: orderId } }, {
-    next: (value: any) => {
-      results.push(value);
-      const status = value.data?.orderStatusChanged?.status;
-      if (status === "CONFIRMED" || status === "CANCELLED") settle(results);
-    },
-    error: (error) => settle([{ error }]),
-    complete: () => settle(results),
+    next: (value) => results.push(value),
+    error: (error) => results.end(`failed with ${error instanceof Error ? error.message : JSON.stringify(error)}`),
+    complete: () => results.end("completed"),
   });
-  return { done, stop };
+  return Object.assign(results, { stop });
 }
 
+type Watch = ReturnType<typeof subscribe>;
+const statusOf = (result: any): string | undefined => result.data?.orderStatusChanged?.status;
+const statuses = (results: any[]) => results.map(statusOf);
+const settled = (result: any) => statusOf(result) === "CONFIRMED" || statusOf(result) === "CANCELLED";
+
 /**
- * The statuses a subscriber saw, in order. Under load the placement's own RESERVED event can still be on its
- * way (outbox relay, Kafka) when the subscription starts; it is a transition like any other and then arrives
- * first. Only that leading RESERVED is set aside; everything after it must be exact.
+ * Waits until the order subgraph listens for this order's events on behalf of every watch. orderStatusChanged
+ * sends no current value, only transitions, so nothing the server sends on its own says it listens. The
+ * placement's RESERVED event does, once it comes through: it is sent again (the very event, same id, from the
+ * outbox, as a relay that crashed before marking it sent would) until every watch has it. The subscription
+ * skips event ids it has already sent, so each watch sees RESERVED exactly once, whichever copy reached it.
  */
-const statusesAfterPlacement = (results: any[]) => {
-  const statuses: string[] = results.map((r) => r.data.orderStatusChanged.status);
-  return statuses[0] === "RESERVED" ? statuses.slice(1) : statuses;
-};
+async function untilListening(orderId: string, watches: Watch[]) {
+  const outbox = await stack.prisma.outboxEvent.findFirstOrThrow({ where: { topic: "order", key: orderId }, orderBy: { id: "asc" } });
+  const placement = outbox.payload as unknown as OrderEvent;
+  expect(placement.data.order.status).toBe("RESERVED");
+  const heard = Promise.all(watches.map((w) => w.waitFor((r) => statusOf(r) === "RESERVED")));
+  const resend = () => void publish(stack.kafka, stack.producer, "order", [placement]).catch(() => undefined);
+  resend();
+  const timer = setInterval(resend, 250);
+  try {
+    await heard;
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 async function place(user: string) {
   const product = await createProduct(stack.gql, admin, 5, { name: "Status lamp" });
@@ -63,10 +77,12 @@ test("the owner sees every transition once, in order, with product fields from t
   const orderId = await place(user);
   const watch = subscribe(user, orderId);
   const adminWatch = subscribe(admin, orderId);
-  await new Promise((r) => setTimeout(r, 500));
+  await untilListening(orderId, [watch, adminWatch]);
   await stack.gql(PAY_ORDER, { id: orderId, token: "tok_visa" }, { token: user });
-  for (const results of [await watch.done, await adminWatch.done]) {
-    expect(statusesAfterPlacement(results)).toEqual(["PAID", "CONFIRMED"]);
+  for (const w of [watch, adminWatch]) {
+    const results = await w.waitFor(settled);
+    w.stop();
+    expect(statuses(results)).toEqual(["RESERVED", "PAID", "CONFIRMED"]);
     expect(results.at(-1).data.orderStatusChanged).toMatchObject({ id: orderId, totalCents: 2 * 1_000, items: [{ quantity: 2, product: { name: "Status lamp" } }] });
   }
 });
@@ -75,10 +91,11 @@ test("a declined payment ends in CANCELLED with its reason", async () => {
   const user = await token(`buyer-${randomUUID()}`);
   const orderId = await place(user);
   const watch = subscribe(user, orderId);
-  await new Promise((r) => setTimeout(r, 500));
+  await untilListening(orderId, [watch]);
   await stack.gql(PAY_ORDER, { id: orderId, token: "tok_declined" }, { token: user });
-  const results = await watch.done;
-  expect(statusesAfterPlacement(results)).toEqual(["CANCELLED"]);
+  const results = await watch.waitFor(settled);
+  watch.stop();
+  expect(statuses(results)).toEqual(["RESERVED", "CANCELLED"]);
   expect(results.at(-1).data.orderStatusChanged.cancelReason).toBe("payment_declined");
 });
 
@@ -86,8 +103,8 @@ test("someone else's order is FORBIDDEN, no token is UNAUTHENTICATED, an unknown
   const owner = await token(`buyer-${randomUUID()}`);
   const orderId = await place(owner);
   // The refusal arrives as the subscription's one result (`errors`, no data), then it completes.
-  const codeOf = ([result]: any[]) => result.errors?.[0]?.extensions?.code;
-  expect(codeOf(await subscribe(await token(`other-${randomUUID()}`), orderId).done)).toBe("FORBIDDEN");
-  expect(codeOf(await subscribe(null, orderId).done)).toBe("UNAUTHENTICATED");
-  expect(codeOf(await subscribe(owner, randomUUID()).done)).toBe("NOT_FOUND");
+  const codeOf = async (watch: Watch) => (await watch.first()).errors?.[0]?.extensions?.code;
+  expect(await codeOf(subscribe(await token(`other-${randomUUID()}`), orderId))).toBe("FORBIDDEN");
+  expect(await codeOf(subscribe(null, orderId))).toBe("UNAUTHENTICATED");
+  expect(await codeOf(subscribe(owner, randomUUID()))).toBe("NOT_FOUND");
 });

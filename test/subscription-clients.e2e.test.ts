@@ -4,6 +4,7 @@ import { getMainDefinition } from "@apollo/client/utilities";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { adminToken, startStack, uniqueSku, type Stack } from "./harness.ts";
+import { received } from "./wait.ts";
 
 let stack: Stack;
 let admin: string;
@@ -28,34 +29,35 @@ const STOCK = tag`
   }
 `;
 
-/** Subscribes with Apollo Client and resolves with the `available` values seen until `last` arrives. */
-function watchAvailable(client: ApolloClient, id: string, last: number) {
-  const values: number[] = [];
-  return new Promise<number[]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out with ${JSON.stringify(values)}`)), 15_000);
-    const subscription = client.subscribe({ query: STOCK, variables: { ids: [id] } }).subscribe({
-      next: (result: any) => {
-        if (result.error) return reject(result.error);
-        values.push(result.data.stockChanged.available);
-        expect(result.data.stockChanged.product.name).toBe("Client lamp");
-        if (values.at(-1) === last) {
-          clearTimeout(timer);
-          subscription.unsubscribe();
-          resolve(values);
-        }
-      },
-      error: reject,
-    });
+/**
+ * Subscribes with Apollo Client and records each `stockChanged`. The current value comes first, once the server
+ * listens for changes, so a change made after `first()` resolves is delivered.
+ */
+function watchStock(client: ApolloClient, id: string) {
+  const seen = received<{ available: number; product: { name: string } }>("stockChanged");
+  const subscription = client.subscribe({ query: STOCK, variables: { ids: [id] } }).subscribe({
+    next: (result: any) => (result.error ? seen.end(`failed with ${result.error.message}`) : seen.push(result.data.stockChanged)),
+    error: (error) => seen.end(`failed with ${error.message}`),
+    complete: () => seen.end("completed"),
   });
+  return Object.assign(seen, { stop: () => subscription.unsubscribe() });
+}
+
+/** The `available` values up to `last`, each with the product name resolved through the federation. */
+async function availableUntil(watch: ReturnType<typeof watchStock>, last: number) {
+  const changes = await watch.waitFor((change) => change.available === last);
+  watch.stop();
+  for (const change of changes) expect(change.product.name).toBe("Client lamp");
+  return changes.map((change) => change.available);
 }
 
 test("Apollo Client over HTTP multipart subscriptions", async () => {
   const id = await createProduct(2);
   const client = new ApolloClient({ cache: new InMemoryCache(), link: new HttpLink({ uri: stack.routerUrl, fetch }) });
-  const seen = watchAvailable(client, id, 5);
-  await new Promise((r) => setTimeout(r, 500));
+  const watch = watchStock(client, id);
+  await watch.first();
   await stack.gql(`mutation($id: ID!) { restock(productId: $id, quantity: 3) { available } }`, { id }, { token: admin });
-  expect(await seen).toEqual([2, 5]);
+  expect(await availableUntil(watch, 5)).toEqual([2, 5]);
   client.stop();
 });
 
@@ -73,10 +75,10 @@ test("Apollo Client with its graphql-ws link, split from HTTP for queries", asyn
   const client = new ApolloClient({ cache: new InMemoryCache(), link });
   const query = await client.query({ query: tag`query One($id: ID!) { product(id: $id) { id name stock { available } } }`, variables: { id } });
   expect((query.data as any).product.stock.available).toBe(1);
-  const seen = watchAvailable(client, id, 4);
-  await new Promise((r) => setTimeout(r, 500));
+  const watch = watchStock(client, id);
+  await watch.first();
   await stack.gql(`mutation($id: ID!) { restock(productId: $id, quantity: 3) { available } }`, { id }, { token: admin });
-  expect(await seen).toEqual([1, 4]);
+  expect(await availableUntil(watch, 4)).toEqual([1, 4]);
   client.stop();
   await ws.dispose();
 });

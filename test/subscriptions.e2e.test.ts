@@ -3,6 +3,7 @@ import WebSocket from "ws";
 import { adminToken, config, logger, startRouter, startStack, uniqueSku, type Stack } from "./harness.ts";
 import { createEventHub } from "../common/event-hub.ts";
 import { createInventoryService } from "../subgraphs/inventory/src/server.ts";
+import { received } from "./wait.ts";
 
 let stack: Stack;
 let admin: string;
@@ -22,33 +23,18 @@ function wsClient(url: string, connectionParams: Record<string, unknown> = {}) {
   return client;
 }
 
-/** Collects a subscription's results until `until` says stop (or the timeout passes). */
-function collect(client: Client, query: string, variables: Record<string, unknown>, until: (results: any[]) => boolean, timeoutMs = 15_000) {
-  const results: any[] = [];
-  return new Promise<any[]>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(new Error(`timed out; got ${JSON.stringify(results)}`));
-    }, timeoutMs);
-    const unsubscribe = client.subscribe({ query, variables }, {
-      next: (result) => {
-        results.push(result);
-        if (until(results)) {
-          clearTimeout(timer);
-          unsubscribe();
-          resolve(results);
-        }
-      },
-      error: (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-      complete: () => {
-        clearTimeout(timer);
-        resolve(results);
-      },
-    });
+/**
+ * Subscribes and records every result. stockChanged sends the current value first, and only after the inventory
+ * subgraph listens for changes (stock-changes.ts), so once `first()` resolves a change made next is delivered.
+ */
+function collect(client: Client, query: string, variables: Record<string, unknown>) {
+  const results = received<any>("stockChanged");
+  const stop = client.subscribe({ query, variables }, {
+    next: (result) => results.push(result),
+    error: (error) => results.end(`failed with ${error instanceof Error ? error.message : JSON.stringify(error)}`),
+    complete: () => results.end("completed"),
   });
+  return Object.assign(results, { stop });
 }
 
 async function createProduct(initialStock: number) {
@@ -63,14 +49,37 @@ async function createProduct(initialStock: number) {
 const restock = (id: string, quantity: number) =>
   stack.gql(`mutation($id: ID!, $q: Int!) { restock(productId: $id, quantity: $q) { available } }`, { id, q: quantity }, { token: admin });
 
+/**
+ * Waits until a change made through router A reaches a subscriber of `routerUrl`. A new event hub has joined its
+ * consumer group when it is created, but kafkajs picks the start offsets (the end of the topic) only at the first
+ * fetch after that: an event published in between is never delivered. The first event of a subscription comes
+ * from the database, so it proves nothing about the hub; one change seen through it does. Until then the probe
+ * product is restocked again, each time with a short bound.
+ */
+async function untilHubDelivers(routerUrl: string) {
+  const id = await createProduct(0);
+  const probe = collect(wsClient(routerUrl), `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { available } }`, { ids: [id] });
+  await probe.first();
+  for (let attempt = 1; ; attempt++) {
+    await restock(id, 1);
+    try {
+      await probe.waitFor((x) => x.data?.stockChanged.available > 0, 2_000);
+      return probe.stop();
+    } catch (error) {
+      if (attempt === 5) throw error;
+    }
+  }
+}
+
 test("stockChanged over graphql-ws: current value first, then changes, with product fields resolved through the federation", async () => {
   const id = await createProduct(5);
   const client = wsClient(stack.routerUrl);
   const query = `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available reserved sold product { name priceCents } } }`;
-  const done = collect(client, query, { ids: [id] }, (r) => r.some((x) => x.data?.stockChanged.available === 8));
-  await new Promise((r) => setTimeout(r, 500));
+  const stock = collect(client, query, { ids: [id] });
+  await stock.first();
   await restock(id, 3);
-  const results = await done;
+  const results = await stock.waitFor((x) => x.data?.stockChanged.available === 8);
+  stock.stop();
   expect(results[0].data.stockChanged).toEqual({ productId: id, available: 5, reserved: 0, sold: 0, product: { name: "Live lamp", priceCents: 2500 } });
   expect(results.at(-1).data.stockChanged).toMatchObject({ available: 8, product: { name: "Live lamp" } });
 });
@@ -78,19 +87,11 @@ test("stockChanged over graphql-ws: current value first, then changes, with prod
 test("stockChanged coalesces a burst to the latest value and never goes backwards", async () => {
   const id = await createProduct(0);
   const client = wsClient(stack.routerUrl);
-  const seen: number[] = [];
-  const done = collect(
-    client,
-    `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { available } }`,
-    { ids: [id] },
-    (r) => {
-      seen.push(r.at(-1).data.stockChanged.available);
-      return seen.at(-1) === 20;
-    },
-  );
-  await new Promise((r) => setTimeout(r, 500));
+  const stock = collect(client, `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { available } }`, { ids: [id] });
+  await stock.first();
   await Promise.all(Array.from({ length: 20 }, () => restock(id, 1)));
-  await done;
+  const seen: number[] = (await stock.waitFor((x) => x.data?.stockChanged.available === 20)).map((x) => x.data.stockChanged.available);
+  stock.stop();
   expect(seen[0]).toBe(0);
   expect(seen.at(-1)).toBe(20);
   expect([...seen].sort((a, b) => a - b)).toEqual(seen);
@@ -100,7 +101,7 @@ test("stockChanged coalesces a burst to the latest value and never goes backward
 test("an unknown product or a bad id is an error on the subscription", async () => {
   const client = wsClient(stack.routerUrl);
   await expect(
-    collect(client, `subscription { stockChanged(productIds: ["00000000-0000-4000-8000-000000000000"]) { available } }`, {}, () => true),
+    collect(client, `subscription { stockChanged(productIds: ["00000000-0000-4000-8000-000000000000"]) { available } }`, {}).waitFor(() => true),
   ).resolves.toEqual([expect.objectContaining({ errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: "NOT_FOUND" }) })] })]);
 });
 
@@ -108,15 +109,19 @@ test("subscribers that join a shared subscription late still get the current val
   const id = await createProduct(11);
   const query = `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available } }`;
   const first = wsClient(stack.routerUrl);
-  const firstDone = collect(first, query, { ids: [id] }, (r) => r.some((x) => x.data.stockChanged.available === 12));
-  await new Promise((r) => setTimeout(r, 300));
+  const early = collect(first, query, { ids: [id] });
+  // Once the first subscriber has its current value, the router's shared subscription exists for the late ones.
+  await early.first();
   for (const selection of ["productId available", "available"]) {
-    const late = wsClient(stack.routerUrl);
-    const [current] = await collect(late, `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { ${selection} } }`, { ids: [id] }, () => true);
+    const late = collect(wsClient(stack.routerUrl), `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { ${selection} } }`, { ids: [id] });
+    const current = await late.first();
+    late.stop();
     expect(current.data.stockChanged.available).toBe(11);
   }
   await restock(id, 1);
-  expect((await firstDone).map((r) => r.data.stockChanged.available)).toEqual([11, 12]);
+  const results = await early.waitFor((x) => x.data?.stockChanged.available === 12);
+  early.stop();
+  expect(results.map((r) => r.data.stockChanged.available)).toEqual([11, 12]);
 });
 
 test("a change made through one router reaches a subscriber on another router and another inventory instance", async () => {
@@ -125,17 +130,13 @@ test("a change made through one router reaches a subscriber on another router an
   const inventoryBUrl = `http://127.0.0.1:${await inventoryB.listen(0, "127.0.0.1")}/graphql`;
   const routerB = await startRouter({ ...stack.urls, inventory: inventoryBUrl });
   try {
+    await untilHubDelivers(routerB.url);
     const id = await createProduct(30);
-    const client = wsClient(routerB.url);
-    const done = collect(
-      client,
-      `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { available product { name } } }`,
-      { ids: [id] },
-      (r) => r.some((x) => x.data.stockChanged.available === 37),
-    );
-    await new Promise((r) => setTimeout(r, 500));
+    const stock = collect(wsClient(routerB.url), `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { available product { name } } }`, { ids: [id] });
+    await stock.first();
     await restock(id, 7); // through router A and inventory instance A
-    const results = await done;
+    const results = await stock.waitFor((x) => x.data?.stockChanged.available === 37);
+    stock.stop();
     expect(results.map((r) => r.data.stockChanged)).toEqual([
       { available: 30, product: { name: "Live lamp" } },
       { available: 37, product: { name: "Live lamp" } },

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { adminToken, gql, startStack, token, type Stack } from "../../../test/harness.ts";
+import { received } from "../../../test/wait.ts";
 import { createProduct, createSale, END_SALE, purchaseInput, PURCHASE } from "./support.ts";
 
 // Through the router: the per-IP limit (the router tells the subgraph the client's address) and flashSaleChanged.
@@ -40,37 +41,31 @@ test("flashSaleChanged: the current state first, then remaining counts as they c
   const sale = await createSale(stack.gql, admin, [{ productId: product.id, quantity: 10 }], { perUserLimit: 5 });
   const client = createClient({ url: stack.routerUrl.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
   clients.push(client);
-  const seen: { state: string; items: { remaining: number; product: { id: string } }[] }[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out; saw ${JSON.stringify(seen)}`)), 20_000);
-    const stop = client.subscribe(
-      { query: `subscription($id: ID!) { flashSaleChanged(id: $id) { id state items { remaining product { id } } } }`, variables: { id: sale.id } },
-      {
-        next: (result) => {
-          if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
-          seen.push((result.data as any).flashSaleChanged);
-          // Ending is two changes: the sale stops selling (ENDED), then its unsold units go back (remaining 0).
-          if (seen.at(-1)!.state === "ENDED" && seen.at(-1)!.items[0]!.remaining === 0) {
-            clearTimeout(timer);
-            stop();
-            resolve();
-          }
-        },
-        error: reject,
-        complete: () => resolve(),
-      },
-    );
-  });
-  // Also lets this address's per-IP bucket, which the test before emptied, refill (IP_RATE per second): the two
-  // purchases below come from the same address and must not be refused by it.
+  // The current state comes first, sent once the subgraph has subscribed to the sale's Redis channel
+  // (sale-changes.ts), so every change made after it arrives is delivered.
+  const live = received<{ state: string; items: { remaining: number; product: { id: string } }[] }>("flashSaleChanged");
+  const stop = client.subscribe(
+    { query: `subscription($id: ID!) { flashSaleChanged(id: $id) { id state items { remaining product { id } } } }`, variables: { id: sale.id } },
+    {
+      next: (result) => (result.errors ? live.end(`failed with ${JSON.stringify(result.errors)}`) : live.push((result.data as any).flashSaleChanged)),
+      error: (error) => live.end(`failed with ${error instanceof Error ? error.message : JSON.stringify(error)}`),
+      complete: () => live.end("completed"),
+    },
+  );
+  const remainingIs = (n: number) => (s: (typeof live.events)[number]) => s.items[0]!.remaining === n;
+  await live.first();
+  // Time passing, not hoping: this address's per-IP bucket, which the test before emptied, refills at IP_RATE
+  // per second, and the two purchases below come from the same address and must not be refused by it.
   await new Promise((r) => setTimeout(r, 1_000));
   const user = await token(`u-${randomUUID()}`);
   expect((await stack.gql(PURCHASE, { input: purchaseInput(sale.id, product.id, 2) }, { token: user })).errors).toBeUndefined();
-  await new Promise((r) => setTimeout(r, 250));
+  await live.waitFor(remainingIs(8));
   expect((await stack.gql(PURCHASE, { input: purchaseInput(sale.id, product.id, 3) }, { token: user })).errors).toBeUndefined();
-  await new Promise((r) => setTimeout(r, 250));
+  await live.waitFor(remainingIs(5));
   await stack.gql(END_SALE, { id: sale.id }, { token: admin });
-  await done;
+  // Ending is two changes: the sale stops selling (ENDED), then its unsold units go back (remaining 0).
+  const seen = await live.waitFor((s) => s.state === "ENDED" && s.items[0]!.remaining === 0, 20_000);
+  stop();
 
   expect(seen[0]).toMatchObject({ state: "ACTIVE", items: [{ remaining: 10, product: { id: product.id } }] });
   const remaining = seen.map((s) => s.items[0]!.remaining);
