@@ -20,10 +20,12 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
  * Codes a client may see as they are: ours, plus the ones Apollo Server and the gateway raise for
- * malformed operations (they describe the client's request, not our internals).
+ * malformed operations (they describe the client's request, not our internals). Not INTERNAL_SERVER_ERROR:
+ * Apollo Server and the fast path give that code to every error that has none (a plain `Error`, a Prisma
+ * error), so its message is whatever the failure said.
  */
 const PUBLIC_CODES = new Set<string>([
-  ...Object.values(ErrorCode),
+  ...Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
   "GRAPHQL_PARSE_FAILED",
   "GRAPHQL_VALIDATION_FAILED",
   "BAD_REQUEST",
@@ -55,17 +57,19 @@ export function logUnexpectedErrors(errors: readonly GraphQLError[], logger: Log
 }
 
 /**
- * Apollo Server `formatError`: passes our codes through and masks everything else, so internals
- * never leave the process (the logging plugin in `apollo.ts` logged the original with the request id).
+ * Apollo Server `formatError` (and the fast paths'): passes our codes through and masks everything else, so
+ * internals never leave the process (`logUnexpectedErrors` logged the original with the request id). A masked
+ * error keeps only the subgraph the gateway names (`serviceName`), as both router paths give it.
  */
 export function formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
   const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};
   if (isPublicCode(extensions.code)) return { ...formatted, extensions };
+  const { serviceName } = extensions;
   return {
     message: "Internal server error",
     path: formatted.path,
     locations: formatted.locations,
-    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, ...(typeof serviceName === "string" ? { serviceName } : {}) },
   };
 }
 

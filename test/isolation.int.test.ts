@@ -12,12 +12,12 @@ const runId = process.env.TEST_RUN_ID ?? "\\d+";
 test("the file's PostgreSQL database is its own copy of the migrated template, with no rows", async () => {
   const name = decodeURIComponent(new URL(config.DATABASE_URL).pathname.slice(1));
   expect(name).toMatch(new RegExp(`_r${runId}_[0-9a-f]{8}$`));
-  const [{ current }] = await infra.prisma.$queryRaw<{ current: string }[]>`SELECT current_database() AS current`;
-  expect(current).toBe(name);
+  const [row] = await infra.prisma.$queryRaw<{ current: string }[]>`SELECT current_database() AS current`;
+  expect(row?.current).toBe(name);
   const counts = await Promise.all([infra.prisma.product.count(), infra.prisma.order.count(), infra.prisma.stock.count()]);
   expect(counts).toEqual([0, 0, 0]);
-  const [{ migrations }] = await infra.prisma.$queryRaw<{ migrations: bigint }[]>`SELECT count(*) AS migrations FROM "_prisma_migrations" WHERE finished_at IS NOT NULL`;
-  expect(Number(migrations)).toBeGreaterThan(0);
+  const [applied] = await infra.prisma.$queryRaw<{ migrations: bigint }[]>`SELECT count(*) AS migrations FROM "_prisma_migrations" WHERE finished_at IS NOT NULL`;
+  expect(Number(applied?.migrations)).toBeGreaterThan(0);
 });
 
 test("the file's Redis database is leased to it alone and starts empty", async () => {

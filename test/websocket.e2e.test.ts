@@ -1,14 +1,17 @@
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
-import { startRouter, startStack, token, type Stack } from "./harness.ts";
+import { adminToken, config, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
 import { signClientToken } from "../common/identity.ts";
 
 let stack: Stack;
 let productId: string;
 beforeAll(async () => {
   stack = await startStack();
-  const row = await stack.prisma.stock.findFirstOrThrow({ select: { productId: true } });
-  productId = row.productId;
+  const created = await stack.gql(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
+    input: { sku: uniqueSku("WS"), name: "Socket lamp", description: "", priceCents: 900, currency: "USD", initialStock: 7 },
+  }, { token: await adminToken() });
+  if (created.errors) throw new Error(`createProduct failed: ${JSON.stringify(created.errors)}`);
+  productId = created.data!.createProduct.id as string;
 });
 afterAll(() => stack.close());
 
@@ -51,10 +54,11 @@ function firstOf(client: ReturnType<typeof createClient>, payload: { query: stri
 
 test("a valid token in connectionParams is accepted; an invalid or expired one closes the socket with 4403", async () => {
   const good = createClient({ url: wsUrl(stack.routerUrl), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${await token("alice")}` } });
-  expect((await firstOf(good, STOCK(productId))).data.stockChanged.available).toEqual(expect.any(Number));
+  expect((await firstOf(good, STOCK(productId))).data.stockChanged.available).toBe(7);
   await good.dispose();
   expect(await closeCodeOf(stack.routerUrl, { authorization: "Bearer forged.token.value" })).toBe(4403);
-  const expired = await signClientToken("dev-only-jwt-secret-change-me", "alice", [], Math.floor(Date.now() / 1000) - 5);
+  // Signed with the secret the router was started with, so only the expiry is wrong.
+  const expired = await signClientToken(config.JWT_SECRET, "alice", [], Math.floor(Date.now() / 1000) - 5);
   expect(await closeCodeOf(stack.routerUrl, { authorization: `Bearer ${expired}` })).toBe(4403);
 });
 

@@ -14,6 +14,23 @@ describe("formatError", () => {
     const formatted = formatError({ message: 'relation "secret_table" does not exist', path: ["product"], extensions: { code: "P2010" } });
     expect(formatted).toEqual({ message: "Internal server error", path: ["product"], locations: undefined, extensions: { code: "INTERNAL_SERVER_ERROR" } });
   });
+
+  // Apollo Server and the fast path give every error without a code INTERNAL_SERVER_ERROR before formatError
+  // sees it, so that code alone must not let the message through (a Prisma or plain Error's text would).
+  test("an error already coded INTERNAL_SERVER_ERROR loses its message and every other extension", () => {
+    const formatted = formatError({
+      message: "Invalid `prisma.$queryRaw()` invocation: Raw query failed. Code: `22021`.",
+      locations: [{ line: 1, column: 3 }],
+      path: ["searchProducts"],
+      extensions: { code: "INTERNAL_SERVER_ERROR", stacktrace: ["at store.search"], meta: { code: "22021" } },
+    });
+    expect(formatted).toEqual({ message: "Internal server error", path: ["searchProducts"], locations: [{ line: 1, column: 3 }], extensions: { code: "INTERNAL_SERVER_ERROR" } });
+  });
+
+  test("a masked error keeps the name of the subgraph the gateway says it came from", () => {
+    const formatted = formatError({ message: "connect ECONNREFUSED 10.0.0.7:4001", extensions: { code: "DOWNSTREAM_SERVICE_ERROR", serviceName: "product", exception: { errno: -111 } } });
+    expect(formatted).toEqual({ message: "Internal server error", path: undefined, locations: undefined, extensions: { code: "INTERNAL_SERVER_ERROR", serviceName: "product" } });
+  });
 });
 
 describe("input validation", () => {

@@ -6,6 +6,7 @@ import { createLogger } from "../logger.ts";
 import { createService, type BaseContext } from "../service.ts";
 import { createFastPath } from "../graphql-fast.ts";
 import { readBody } from "../graphql-http.ts";
+import { Prisma } from "../prisma.ts";
 
 // Subgraphs answer known-valid JSON POSTs on graphql-js directly (common/graphql-fast.ts). A client (the
 // router) must not be able to tell: the same requests to a service with and one without the fast path give
@@ -15,7 +16,7 @@ const schema = buildSubgraphSchema([{
   typeDefs: parse(`
     extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
     type Item @key(fields: "id") { id: ID! name: String! }
-    type Query { item(id: ID!): Item  boom: String  never: String! }
+    type Query { item(id: ID!): Item  boom: String  never: String!  database: String }
     type Mutation { buy(quantity: Int!): Item! }
   `),
   resolvers: {
@@ -28,6 +29,14 @@ const schema = buildSubgraphSchema([{
         throw new Error("a secret internal detail");
       },
       never: () => null,
+      // What Prisma throws for `searchProducts(query: "a\u0000b")`: PostgreSQL refuses the NUL byte.
+      database: () => {
+        throw new Prisma.PrismaClientKnownRequestError('Raw query failed. Code: `22021`. Message: `invalid byte sequence for encoding "UTF8": 0x00`', {
+          code: "P2010",
+          clientVersion: "7.10.0",
+          meta: { code: "22021", message: 'invalid byte sequence for encoding "UTF8": 0x00' },
+        });
+      },
     },
     Mutation: {
       buy: (_: unknown, { quantity }: { quantity: number }) => {
@@ -79,6 +88,24 @@ test.each([
   const [fast, apollo] = [await post(urls[0]!, text), await post(urls[1]!, text)];
   expect(fast).toEqual(apollo);
   expect(fast.requestId).toBe(true);
+});
+
+// The equality above holds a fast path to Apollo Server's answer; this holds both to the public contract
+// (docs/API.md): an unexpected error is `Internal server error` / INTERNAL_SERVER_ERROR and nothing of it.
+test.each([
+  ["a plain Error", "boom", "a secret internal detail"],
+  ["a database error", "database", "22021"],
+])("%s is masked on both paths, with nothing of its text in the body", async (_name, field, internal) => {
+  for (const url of urls) {
+    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: `{ ${field} }` }) });
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(JSON.parse(text)).toEqual({
+      data: { [field]: null },
+      errors: [{ message: "Internal server error", locations: [{ line: 1, column: 3 }], path: [field], extensions: { code: "INTERNAL_SERVER_ERROR" } }],
+    });
+    for (const leak of [internal, "invalid byte sequence", "P2010", "stacktrace"]) expect(text).not.toContain(leak);
+  }
 });
 
 test("the fast path counts operations in the same metrics", async () => {

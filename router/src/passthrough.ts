@@ -1,7 +1,8 @@
 import type http from "node:http";
-import { getOperationAST, parse, validate, type GraphQLSchema } from "graphql";
+import { getOperationAST, parse, validate, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { operationFromDocument } from "@apollo/federation-internals";
 import { LRUCache } from "lru-cache";
+import { formatError } from "../../common/errors.ts";
 import type { Identity } from "../../common/identity.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Metrics } from "../../common/metrics.ts";
@@ -84,14 +85,15 @@ export function createPassthrough(options: PassthroughOptions) {
   }
 
   /**
-   * Gives execution errors the shape @apollo/gateway gives them. Request errors (4xx: variables that do not
-   * coerce, ...) are the router's own in the gateway's case and already read the same, locations included.
+   * Gives execution errors the shape @apollo/gateway gives them, masked by the router's `formatError` as the
+   * gateway's are (whatever the subgraph let through). Request errors (4xx: variables that do not coerce, ...)
+   * are the router's own in the gateway's case and already read the same, locations included.
    */
   function asGatewayErrors(status: number, text: string, serviceName: string): string {
     if (status !== 200 || !text.includes('"errors"')) return text;
-    const result = JSON.parse(text) as { errors?: { message: string; path?: unknown; extensions?: Record<string, unknown> }[] };
+    const result = JSON.parse(text) as { errors?: GraphQLFormattedError[] };
     if (!Array.isArray(result.errors)) return text;
-    result.errors = result.errors.map(({ message, path, extensions }) => ({ message, ...(path ? { path } : {}), extensions: { ...extensions, serviceName } }));
+    result.errors = result.errors.map(({ message, path, extensions }) => formatError({ message, ...(path ? { path } : {}), extensions: { ...extensions, serviceName } }));
     return JSON.stringify(result);
   }
 
