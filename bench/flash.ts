@@ -6,7 +6,7 @@ import { createLogger } from "../common/logger.ts";
 import { createPrisma } from "../common/prisma.ts";
 import { createRedis } from "../common/redis.ts";
 import { IDENTITY_HEADER, signClientToken, signInternalIdentity } from "../common/identity.ts";
-import { itemKeys } from "../subgraphs/flash-sale/src/keys.ts";
+import { itemKeys } from "../common/orders/flash-keys.ts";
 import { benchEnv, percentile, startPlatform } from "./platform.ts";
 
 // bench:flash: flashPurchase through the router, then against the flash-sale subgraph directly, in one run

@@ -45,6 +45,9 @@ export async function gql<T = Record<string, any>>(
   return (await response.json()) as GraphQLResponse<T>;
 }
 
+/** The `extensions.code` of a response's first error (undefined when it has none). */
+export const codeOf = (res: GraphQLResponse) => res.errors?.[0]?.extensions?.code as string | undefined;
+
 export const token = (sub: string, roles: string[] = []) => signClientToken(config.JWT_SECRET, sub, roles);
 export const adminToken = () => token(`admin-${randomUUID()}`, ["admin"]);
 export const uniqueSku = (prefix = "SKU") => `${prefix}-${randomUUID().slice(0, 12)}`;
@@ -112,7 +115,8 @@ export async function startStack(options: { relay?: boolean; order?: OrderStackO
     urls[name] = `http://127.0.0.1:${await service.listen(0, "127.0.0.1")}/graphql`;
     closers.push(service);
   }
-  const order = await startOrderSubgraph({ ...infra, logger, config }, options.order);
+  // The order service runs the flash order writer (subgraphs/order/src/main.ts); so does the stack's order subgraph.
+  const order = await startOrderSubgraph({ ...infra, logger, config }, { flashWriter: true, ...options.order });
   urls.order = order.url;
   closers.push(order);
   const flash = await startFlashSaleSubgraph({ ...infra, logger, config, orderExpiryIndex: order.domain.reservations.index }, options.flash);

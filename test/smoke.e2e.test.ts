@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { createKafka } from "../common/kafka.ts";
 import { createServices, SERVICE_NAMES, withFreePorts, type Services } from "../scripts/services.ts";
 import { adminToken, config, gql, logger, token, type GraphQLResponse } from "./harness.ts";
-import { createProduct, eventually, line, ORDER, orderInput, PAY_ORDER, PLACE_ORDER } from "../subgraphs/order/test/support.ts";
+import { createProduct, line, ORDER, orderInput, PAY_ORDER, PLACE_ORDER } from "./orders.ts";
+import { eventually } from "./eventually.ts";
 import { createSale, purchaseInput, PURCHASE, SALE } from "../subgraphs/flash-sale/test/support.ts";
 
 // The platform as `npm start` runs it: five processes (scripts/services.ts, the same code), the order service

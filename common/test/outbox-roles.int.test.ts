@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { OUTBOX_LOCK_KEY, relayApplicationName, startOutboxRelay, type RelayRole } from "../outbox.ts";
 import { config, connectTestInfra, logger, watchTopic, type Infra } from "../../test/harness.ts";
-import { eventually } from "../../subgraphs/order/test/support.ts";
+import { eventually } from "../../test/eventually.ts";
 
 let infra: Infra;
 beforeAll(async () => {

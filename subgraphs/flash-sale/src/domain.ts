@@ -4,7 +4,7 @@ import type { Logger } from "../../../common/logger.ts";
 import type { KafkaContext, Producer } from "../../../common/kafka.ts";
 import { createStockCounters } from "../../../common/stock.ts";
 import { createSaleStock } from "./sale-stock.ts";
-import { createFlashReservations } from "./flash-reservations.ts";
+import { createPurchaseReservations } from "./purchase-reservations.ts";
 import { createSaleReader } from "./sales.ts";
 import { createWarmUp } from "./warm-up.ts";
 import { createCreateSale } from "./create-sale.ts";
@@ -46,7 +46,7 @@ export function createFlashSaleDomain(options: FlashSaleDomainOptions) {
   const now = options.now ?? Date.now;
   const counters = createStockCounters(redis, prisma);
   const stock = createSaleStock(redis);
-  const reservations = createFlashReservations(redis, { registry: options.registry, tombstoneSeconds: options.tombstoneSeconds });
+  const reservations = createPurchaseReservations(redis, { registry: options.registry, tombstoneSeconds: options.tombstoneSeconds });
   const sales = createSaleReader(prisma);
   const warmUp = createWarmUp({ prisma, stock, reservations, sales, logger, now });
   const publisher = createFlashOrderPublisher({ ctx: options.ctx, producer: options.producer, lingerMs: options.publishLingerMs });

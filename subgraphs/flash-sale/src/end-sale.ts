@@ -5,7 +5,7 @@ import type { StockCounters } from "../../../common/stock.ts";
 import { createEvent, stockChanged, type FlashSaleEvent } from "../../../common/events.ts";
 import { enqueue } from "../../../common/outbox.ts";
 import { notFound } from "../../../common/errors.ts";
-import { markProcessed } from "../../order/src/processed.ts";
+import { markProcessed } from "../../../common/processed.ts";
 import type { SaleStock } from "./sale-stock.ts";
 import type { SaleReader, SaleRecord } from "./sales.ts";
 import { runPeriodically } from "../../../common/periodic.ts";

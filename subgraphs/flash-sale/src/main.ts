@@ -3,8 +3,7 @@ import { createLogger } from "../../../common/logger.ts";
 import { createLifecycle } from "../../../common/runtime.ts";
 import { connectInfra } from "../../../common/infra.ts";
 import { createRedis } from "../../../common/redis.ts";
-import { expiryIndexFor } from "../../order/src/reservations.ts";
-import { flashRegistryFor } from "./flash-reservations.ts";
+import { expiryIndexFor, flashRegistryFor } from "../../../common/orders/reservation-keys.ts";
 import { createFlashSaleDomain } from "./domain.ts";
 import { createFlashSaleService } from "./server.ts";
 import { startFlashWorkers } from "./workers.ts";
@@ -35,11 +34,7 @@ await lifecycle.run(async () => {
   lifecycle.add("publisher", domain.publisher, (p) => p.close());
   const workers = await startFlashWorkers({
     domain,
-    ctx: infra.kafka,
-    producer: infra.producer,
     logger,
-    batchSize: config.FLASH_ORDER_BATCH_SIZE,
-    writer: false, // the order service runs the flash order writer (subgraphs/order/src/main.ts)
     endIntervalMs: config.FLASH_END_INTERVAL_MS,
     warmUpIntervalMs: config.FLASH_WARMUP_INTERVAL_MS,
     drainWindowMs: (config.RESERVATION_TTL_SECONDS + config.RESERVATION_ORPHAN_GRACE_SECONDS) * 1000 + 3_600_000,

@@ -3,22 +3,21 @@ import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { appError, ErrorCode, InfrastructureError, notFound } from "../../../common/errors.ts";
 import { createEvent, type FlashOrderEvent, type FlashOrderPlaced } from "../../../common/events.ts";
-import { orderIdFor } from "../../order/src/input.ts";
-import { reservationKey } from "../../order/src/reservations.ts";
+import { orderIdFor } from "../../../common/orders/order-id.ts";
+import { reservationKey } from "../../../common/orders/reservation-keys.ts";
+import { toOrderRecord, type OrderRecord } from "../../../common/orders/order-record.ts";
+import { encodePointer, itemKeys, orderPointerKey } from "../../../common/orders/flash-keys.ts";
 import { purchaseHash, type FlashPurchaseInput } from "./input.ts";
-import { encodePointer, itemKeys, orderPointerKey } from "./keys.ts";
 import type { SaleStock, PurchaseResult } from "./sale-stock.ts";
-import type { FlashReservations } from "./flash-reservations.ts";
+import type { PurchaseReservations } from "./purchase-reservations.ts";
 import type { FlashOrderPublisher } from "./publisher.ts";
 import type { IpLimit } from "./ip-limit.ts";
-import { toOrderRecord } from "./order-writer.ts";
-import type { OrderRecord } from "../../order/src/orders.ts";
 
 export interface PurchaseDeps {
   redis: Redis;
   prisma: PrismaClient;
   stock: SaleStock;
-  reservations: FlashReservations;
+  reservations: PurchaseReservations;
   publisher: FlashOrderPublisher;
   ipLimit: IpLimit;
   /** Loads an item Redis does not have from PostgreSQL unless the sale ended; null when the sale has no such item. */

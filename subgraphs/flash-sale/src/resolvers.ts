@@ -6,7 +6,7 @@ import { parseInput, uuid } from "../../../common/validation.ts";
 import { DateTime } from "../../../common/scalars.ts";
 import type { BaseContext } from "../../../common/service.ts";
 import type { FlashSaleStateName } from "../../../common/events.ts";
-import type { OrderRecord } from "../../order/src/orders.ts";
+import type { OrderRecord } from "../../../common/orders/order-record.ts";
 import { parseCreateInput, parsePurchaseInput } from "./input.ts";
 import { saleState } from "./state.ts";
 import type { SaleRecord } from "./sales.ts";

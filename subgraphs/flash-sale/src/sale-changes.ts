@@ -4,7 +4,7 @@ import type { Logger } from "../../../common/logger.ts";
 import { createCoalescer } from "../../../common/coalesce.ts";
 import { notFound } from "../../../common/errors.ts";
 import { parseInput, uuid } from "../../../common/validation.ts";
-import { saleChannel } from "./keys.ts";
+import { saleChannel } from "../../../common/orders/flash-keys.ts";
 import type { SaleStock } from "./sale-stock.ts";
 import type { SaleReader, SaleRecord } from "./sales.ts";
 

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { defineScript } from "../../../common/redis.ts";
-import { itemKeys, saleChannel } from "./keys.ts";
+import { itemKeys, saleChannel } from "../../../common/orders/flash-keys.ts";
 
 /** What Redis needs to sell one item: written at creation (warm-up) and reloaded if Redis lost it. */
 export interface ItemLoad {

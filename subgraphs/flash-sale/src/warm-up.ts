@@ -1,13 +1,13 @@
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { SaleStock } from "./sale-stock.ts";
-import type { FlashReservations } from "./flash-reservations.ts";
+import type { PurchaseReservations } from "./purchase-reservations.ts";
 import type { SaleReader, SaleRecord } from "./sales.ts";
 
 export interface WarmUpDeps {
   prisma: PrismaClient;
   stock: SaleStock;
-  reservations: FlashReservations;
+  reservations: PurchaseReservations;
   sales: SaleReader;
   logger: Logger;
   now: () => number;

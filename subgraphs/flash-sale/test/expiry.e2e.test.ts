@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, expect, test } from "@jest/globals";
 import { adminToken, startStack, token, type Stack } from "../../../test/harness.ts";
-import { ORDER } from "../../order/test/support.ts";
-import { createProduct, createSale, eventually, itemTrace, pgSold, pgStock, purchaseInput, PURCHASE, redisStock, SALE } from "./support.ts";
+import { createProduct, createSale, eventually, itemTrace, ORDER, pgSold, pgStock, purchaseInput, PURCHASE, redisStock, SALE } from "./support.ts";
 
 // Expiry and the automatic end with injected clocks (order and flash-sale), so nothing waits for real time.
 const TTL_SECONDS = 60;

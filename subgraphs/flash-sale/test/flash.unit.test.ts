@@ -2,7 +2,7 @@ import { expect, test } from "@jest/globals";
 import { saleState } from "../src/state.ts";
 import { parseCreateInput, parsePurchaseInput, purchaseHash } from "../src/input.ts";
 import { createIpLimit } from "../src/ip-limit.ts";
-import { decodePointer, encodePointer, itemKeys } from "../src/keys.ts";
+import { decodePointer, encodePointer, itemKeys } from "../../../common/orders/flash-keys.ts";
 
 const T = Date.parse("2026-11-23T09:00:00Z");
 const window = { startsAt: new Date(T), endsAt: new Date(T + 60_000), endedAt: null };

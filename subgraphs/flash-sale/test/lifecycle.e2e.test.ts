@@ -3,11 +3,10 @@ import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { adminToken, config, logger, startStack, token, type Stack } from "../../../test/harness.ts";
 import { createFlashSaleDomain } from "../src/domain.ts";
 import { parsePurchaseInput, purchaseHash } from "../src/input.ts";
-import { encodePointer, orderPointerKey } from "../src/keys.ts";
-import { orderIdFor } from "../../order/src/input.ts";
-import { flashRegistryFor } from "../src/flash-reservations.ts";
-import { CANCEL_ORDER, ORDER, PAY_ORDER } from "../../order/test/support.ts";
-import { codeOf, createProduct, createSale, CREATE_SALE, END_SALE, eventually, itemTrace, pgSold, pgStock, purchaseInput, PURCHASE, redisStock, SALE } from "./support.ts";
+import { encodePointer, orderPointerKey } from "../../../common/orders/flash-keys.ts";
+import { orderIdFor } from "../../../common/orders/order-id.ts";
+import { flashRegistryFor } from "../../../common/orders/reservation-keys.ts";
+import { CANCEL_ORDER, codeOf, createProduct, createSale, CREATE_SALE, END_SALE, eventually, itemTrace, ORDER, PAY_ORDER, pgSold, pgStock, purchaseInput, PURCHASE, redisStock, SALE } from "./support.ts";
 
 let stack: Stack;
 let admin: string;

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Config } from "../../../common/config.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
@@ -7,11 +6,9 @@ import type { KafkaContext, Producer } from "../../../common/kafka.ts";
 import { createFlashSaleDomain } from "../src/domain.ts";
 import { createFlashSaleService } from "../src/server.ts";
 import { startFlashWorkers } from "../src/workers.ts";
-import { flashRegistryFor } from "../src/flash-reservations.ts";
+import { flashRegistryFor } from "../../../common/orders/reservation-keys.ts";
 
 export interface FlashStackOptions {
-  /** Run the Kafka writer of flash orders (default true). */
-  writer?: boolean;
   /** The flash-sale clock (default `Date.now`). */
   now?: () => number;
   /** Defaults: FLASH_SALE_RATE / FLASH_SALE_BURST; FLASH_IP_RATE is 100 000 unless given (tests come from one address). */
@@ -35,8 +32,8 @@ export interface FlashStackDeps {
 }
 
 /**
- * The flash-sale subgraph on a free port, for tests: its own writer group (starting now, not replaying the
- * topic), no end loop or warm-up timer (tests call `domain.ender.endDue` and `domain.warmUp`).
+ * The flash-sale subgraph on a free port, for tests: no end loop or warm-up timer (tests call
+ * `domain.ender.endDue` and `domain.warmUp`). Its orders are written by the order stack's flash writer.
  */
 export async function startFlashSaleSubgraph(deps: FlashStackDeps, options: FlashStackOptions = {}) {
   const { config, logger } = deps;
@@ -60,16 +57,10 @@ export async function startFlashSaleSubgraph(deps: FlashStackDeps, options: Flas
   });
   const workers = await startFlashWorkers({
     domain,
-    ctx: deps.kafka,
-    producer: deps.producer,
     logger,
-    batchSize: config.FLASH_ORDER_BATCH_SIZE,
     endIntervalMs: 0,
     warmUpIntervalMs: 0,
     drainWindowMs: 86_400_000,
-    writer: options.writer ?? true,
-    writerGroup: deps.kafka.topic(`flash-order-writer-${randomUUID()}`),
-    writerStartAt: "now",
   });
   const service = await createFlashSaleService({ domain, logger, internalSecret: config.INTERNAL_SECRET });
   const port = await service.listen(0, "127.0.0.1");

@@ -2,9 +2,13 @@ import { randomUUID } from "node:crypto";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Redis } from "../../../common/redis.ts";
 import type { GraphQLResponse } from "../../../test/harness.ts";
-import { itemKeys } from "../src/keys.ts";
+import { itemKeys } from "../../../common/orders/flash-keys.ts";
 
-export { createProduct, eventually, codeOf, pgStock, redisStock, ORDER_FIELDS } from "../../order/test/support.ts";
+// Orders, stock readers and polling are shared with the order subgraph's tests (test/).
+export { createProduct, line, ORDER_FIELDS, ORDER, PAY_ORDER, CANCEL_ORDER } from "../../../test/orders.ts";
+export { pgStock, redisStock } from "../../../test/stock.ts";
+export { eventually } from "../../../test/eventually.ts";
+export { codeOf } from "../../../test/harness.ts";
 
 export const SALE_FIELDS = `id name startsAt endsAt state perUserLimit items { product { id } salePriceCents quantity remaining }`;
 export const CREATE_SALE = `mutation($input: CreateFlashSaleInput!) { createFlashSale(input: $input) { ${SALE_FIELDS} } }`;

@@ -4,7 +4,6 @@ import { createRedis, type Redis } from "../../../common/redis.ts";
 import { createStockCounters } from "../../../common/stock.ts";
 import { createRestock } from "../src/restock.ts";
 import { connectTestInfra, uniqueSku, type Infra } from "../../../test/harness.ts";
-import { createProductStore } from "../../product/src/products.ts";
 import { freePort } from "../../../scripts/ports.ts";
 
 // This test flushes Redis, so it runs its own redis-server: the shared one serves other tests.
@@ -27,8 +26,13 @@ afterAll(async () => {
   await infra.close();
 });
 
+/** A product and its stock row, written directly: these tests need the rows, not the product subgraph's events. */
 async function newProduct(initialStock: number) {
-  return createProductStore(infra.prisma).create({ sku: uniqueSku("STK"), name: "Stocked", description: "", priceCents: 100, currency: "USD", initialStock });
+  const id = randomUUID();
+  await infra.prisma.product.create({
+    data: { id, sku: uniqueSku("STK"), name: "Stocked", description: "", priceCents: 100, currency: "USD", stock: { create: { available: initialStock } } },
+  });
+  return { id };
 }
 
 test("after Redis is flushed, stock reads the durable values, never zero", async () => {

@@ -2,9 +2,10 @@ import type { Redis } from "ioredis";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { createStockCounters } from "../../../common/stock.ts";
-import { createReservations, DEFAULT_EXPIRY_INDEX } from "./reservations.ts";
-import { createFlashReservations, flashRegistryFor } from "../../flash-sale/src/flash-reservations.ts";
-import { createPendingFlashOrders } from "../../flash-sale/src/pending-orders.ts";
+import { DEFAULT_EXPIRY_INDEX, flashRegistryFor } from "../../../common/orders/reservation-keys.ts";
+import { createReservations } from "./reservations.ts";
+import { createFlashReservations } from "./flash/reservations.ts";
+import { createPendingFlashOrders } from "./flash/pending-orders.ts";
 import { createOrderReader } from "./orders.ts";
 import { createTransitions } from "./transitions.ts";
 import { createPlaceOrder } from "./place-order.ts";
@@ -34,7 +35,7 @@ export function createOrderDomain(options: OrderDomainOptions) {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const index = options.expiryIndex ?? DEFAULT_EXPIRY_INDEX;
-  // Flash orders are paid, cancelled and expired by this code too; only their reservations live elsewhere.
+  // Flash orders are paid, cancelled and expired by this code too; only their reservations live elsewhere (flash/).
   const flash = createFlashReservations(redis, { registry: flashRegistryFor(index), tombstoneSeconds: options.tombstoneSeconds });
   const pending = createPendingFlashOrders(prisma, flash);
   const reservations = createReservations(redis, { index, tombstoneSeconds: options.tombstoneSeconds, flash });

@@ -2,7 +2,7 @@ import { runConsumer, type KafkaContext, type Producer } from "../../../common/k
 import { groupName } from "./groups.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { orderStatusChanged, parseEventData } from "./event-data.ts";
-import { markProcessed } from "./processed.ts";
+import { markProcessed } from "../../../common/processed.ts";
 import { Transition, type Transitions } from "./transitions.ts";
 
 export const FULFILMENT = "order-fulfilment";

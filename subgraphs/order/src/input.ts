@@ -1,11 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { v5 as uuidv5 } from "uuid";
 import { parseInput, uuid } from "../../../common/validation.ts";
 import { badInput } from "../../../common/errors.ts";
-
-/** Fixed namespace of order ids; changing it would give every retried request a new order. */
-const ORDER_ID_NAMESPACE = "7b6c1f0e-4a53-5d2b-9c8e-0f3a61d2b9a4";
 
 export const MAX_ITEMS = 50;
 export const MAX_QUANTITY = 100;
@@ -60,9 +56,4 @@ export function parsePlaceOrderInput(raw: unknown): PlaceOrderRequest {
 export function requestHash(items: OrderLineInput[]): string {
   const canonical = items.map((i) => [i.productId, i.quantity, i.expectedPriceCents, i.priceVersion]);
   return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
-}
-
-/** Deterministic: the same user and key always name the same order, which is what makes retries safe. */
-export function orderIdFor(userId: string, idempotencyKey: string): string {
-  return uuidv5(`${userId}\n${idempotencyKey}`, ORDER_ID_NAMESPACE);
 }

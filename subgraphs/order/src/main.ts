@@ -7,9 +7,9 @@ import { createOrderService } from "./server.ts";
 import { startOrderWorkers } from "./workers.ts";
 import { createDevPaymentProvider } from "./dev-payment-provider.ts";
 import { createMailer } from "./mailer.ts";
-import { expiryIndexFor } from "./reservations.ts";
+import { expiryIndexFor } from "../../../common/orders/reservation-keys.ts";
 import { createEventHub } from "../../../common/event-hub.ts";
-import { startFlashOrderWriter } from "../../flash-sale/src/order-consumer.ts";
+import { startFlashOrderWriter } from "./flash/order-consumer.ts";
 
 const config = loadConfig();
 const logger = createLogger("order", config.LOG_LEVEL);

@@ -5,7 +5,7 @@ import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { OrderEvent, OrderSnapshot } from "../../../common/events.ts";
 import { orderStatusChanged, parseEventData } from "./event-data.ts";
-import { markAllProcessed, processedAmong } from "./processed.ts";
+import { markAllProcessed, processedAmong } from "../../../common/processed.ts";
 import type { Mailer } from "./mailer.ts";
 
 export const NOTIFICATIONS = "notifications";

@@ -4,9 +4,9 @@ import { appError, ErrorCode, forbidden, notFound } from "../../../common/errors
 import type { Identity } from "../../../common/identity.ts";
 import { createEvent, type PaymentEvent } from "../../../common/events.ts";
 import { enqueue } from "../../../common/outbox.ts";
-import type { OrderRecord } from "./orders.ts";
+import type { OrderRecord } from "../../../common/orders/order-record.ts";
 import { Transition, type Transitions } from "./transitions.ts";
-import { withItems } from "./orders.ts";
+import { withItems } from "../../../common/orders/order-record.ts";
 
 export interface OrderActionsDeps {
   prisma: PrismaClient;

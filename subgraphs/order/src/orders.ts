@@ -1,10 +1,7 @@
 import DataLoader from "dataloader";
 import type { Prisma, PrismaClient } from "../../../common/prisma.ts";
 import type { OrderSnapshot } from "../../../common/events.ts";
-
-/** The order subgraph's view of an order: the row and its lines (sorted by product id). */
-export const withItems = { items: { orderBy: { productId: "asc" } } } as const satisfies Prisma.OrderInclude;
-export type OrderRecord = Prisma.OrderGetPayload<{ include: typeof withItems }>;
+import { withItems, type OrderRecord } from "../../../common/orders/order-record.ts";
 
 export interface OrderCursor {
   createdAt: string;
@@ -29,7 +26,7 @@ export function toSnapshot(order: OrderRecord): OrderSnapshot {
 
 /**
  * `pending` finds an order PostgreSQL does not have yet: a flash purchase answers at once and its row is
- * written a moment later (subgraphs/flash-sale/src/pending-orders.ts), yet order(id) must find it immediately.
+ * written a moment later (flash/pending-orders.ts), yet order(id) must find it immediately.
  */
 export function createOrderReader(prisma: PrismaClient, pending?: (id: string) => Promise<OrderRecord | null>) {
   const find = async (id: string): Promise<OrderRecord | null> =>

@@ -3,7 +3,7 @@ import { groupName } from "./groups.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { parseEventData, paymentFailed, paymentSucceeded } from "./event-data.ts";
 import { requestRefund } from "./payments.ts";
-import { markProcessed } from "./processed.ts";
+import { markProcessed } from "../../../common/processed.ts";
 import { Transition, type Transitions } from "./transitions.ts";
 
 export const PAYMENT_OUTCOMES = "order-payments";

@@ -4,7 +4,7 @@ import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { parseEventData, paymentRequested } from "./event-data.ts";
 import { settlePayment, type PaymentProvider } from "./payments.ts";
-import { markProcessed, wasProcessed } from "./processed.ts";
+import { markProcessed, wasProcessed } from "../../../common/processed.ts";
 
 export const PAYMENT_WORKER = "payment-worker";
 

@@ -1,7 +1,7 @@
 import { createEvent, type PaymentEvent } from "../../../common/events.ts";
 import type { PrismaClient, Tx } from "../../../common/prisma.ts";
 import { enqueue } from "../../../common/outbox.ts";
-import { markProcessed } from "./processed.ts";
+import { markProcessed } from "../../../common/processed.ts";
 
 /** What a payment provider says about a charge. `pending`: the answer comes later, through the webhook. */
 export type ChargeOutcome =

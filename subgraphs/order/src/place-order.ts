@@ -2,9 +2,10 @@ import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { StockCounters } from "../../../common/stock.ts";
 import { appError, ErrorCode } from "../../../common/errors.ts";
-import { orderIdFor, requestHash, type PlaceOrderRequest } from "./input.ts";
+import { requestHash, type PlaceOrderRequest } from "./input.ts";
+import { orderIdFor } from "../../../common/orders/order-id.ts";
 import { priceLines, readForPlacement } from "./pricing.ts";
-import { withItems, type OrderRecord } from "./orders.ts";
+import { withItems, type OrderRecord } from "../../../common/orders/order-record.ts";
 import { isRawUniqueViolation, recordReservedOrder } from "./record-order.ts";
 import type { Reservations, ReservationItem } from "./reservations.ts";
 

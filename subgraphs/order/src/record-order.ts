@@ -1,6 +1,6 @@
 import { Prisma, type PrismaClient } from "../../../common/prisma.ts";
 import { stockChanged } from "../../../common/events.ts";
-import type { OrderRecord } from "./orders.ts";
+import type { OrderRecord } from "../../../common/orders/order-record.ts";
 import type { PricedLine } from "./pricing.ts";
 import { orderStatusChanged } from "./transitions.ts";
 

@@ -1,23 +1,10 @@
 import type { Redis } from "ioredis";
 import { defineScript } from "../../../common/redis.ts";
 import { stockKey } from "../../../common/stock.ts";
+import { DEFAULT_EXPIRY_INDEX, reservationKey } from "../../../common/orders/reservation-keys.ts";
 
-/**
- * Typed wrappers around lua/order_reserve.lua, order_release.lua and order_confirm.lua. Every key shares
- * the `{stock}` hash tag of the regular stock counters, so a whole order is one script on one Cluster slot.
- */
-export const DEFAULT_EXPIRY_INDEX = "{stock}:reservations:expiry";
-
-/**
- * The expiry index of the orders in one database. Development, test and benchmark databases often share a
- * Redis; a sweeper must only ever see reservations whose orders it can look up, or it would release another
- * environment's live reservations as orphans.
- */
-export function expiryIndexFor(databaseUrl: string): string {
-  const database = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, "")) || "postgres";
-  return `${DEFAULT_EXPIRY_INDEX}:${database}`;
-}
-export const reservationKey = (orderId: string) => `{stock}:reservation:${orderId}`;
+// Typed wrappers around lua/order_reserve.lua, order_release.lua and order_confirm.lua. Every key shares
+// the `{stock}` hash tag of the regular stock counters, so a whole order is one script on one Cluster slot.
 
 export interface ReservationItem {
   productId: string;
@@ -36,7 +23,7 @@ export type SettleResult =
   | { ok: false; reason: "already"; state: string };
 
 /**
- * Flash-sale orders hold their units on their sale item's own keys (subgraphs/flash-sale/src/flash-reservations.ts).
+ * Flash-sale orders hold their units on their sale item's own keys (flash/reservations.ts).
  * Each method answers null for an order that is not a flash order; release, confirm and the sweeper then use those.
  */
 export interface FlashReservationStrategy {

@@ -5,7 +5,8 @@ import { decodeCursor, encodeCursor, pageSize, parseInput, uuid } from "../../..
 import { DateTime } from "../../../common/scalars.ts";
 import type { BaseContext } from "../../../common/service.ts";
 import { parsePlaceOrderInput } from "./input.ts";
-import type { OrderRecord, OrderReader } from "./orders.ts";
+import type { OrderReader } from "./orders.ts";
+import type { OrderRecord } from "../../../common/orders/order-record.ts";
 import type { OrderDomain } from "./domain.ts";
 import type { OrderStatusChanges } from "./order-status-changes.ts";
 import type { OrderSnapshot } from "../../../common/events.ts";

@@ -4,7 +4,8 @@ import type { OrderStatusName } from "../../../common/events.ts";
 import { createEvent, type OrderEvent } from "../../../common/events.ts";
 import { enqueue } from "../../../common/outbox.ts";
 import { moveStock, type StockMove } from "./stock-moves.ts";
-import { toSnapshot, withItems, type OrderRecord } from "./orders.ts";
+import { toSnapshot } from "./orders.ts";
+import { withItems, type OrderRecord } from "../../../common/orders/order-record.ts";
 import type { Reservations } from "./reservations.ts";
 
 /** Interactive transactions wait this long for a pooled connection and may run this long in total. */

@@ -1,9 +1,10 @@
 import { GraphQLError } from "graphql";
-import { orderIdFor, parsePlaceOrderInput, requestHash } from "../src/input.ts";
+import { parsePlaceOrderInput, requestHash } from "../src/input.ts";
+import { orderIdFor } from "../../../common/orders/order-id.ts";
 import { signWebhook, verifyWebhookSignature } from "../src/webhook.ts";
 import { composeOrderMail } from "../src/notifications.ts";
 import { createDevPaymentProvider } from "../src/dev-payment-provider.ts";
-import { expiryIndexFor } from "../src/reservations.ts";
+import { expiryIndexFor } from "../../../common/orders/reservation-keys.ts";
 import { priceLines } from "../src/pricing.ts";
 
 const A = "00000000-0000-4000-8000-00000000000a";

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { adminToken, startStack, token, type Stack } from "../../../test/harness.ts";
 import { stockKey } from "../../../common/stock.ts";
-import { reservationKey } from "../src/reservations.ts";
-import { orderIdFor } from "../src/input.ts";
+import { reservationKey } from "../../../common/orders/reservation-keys.ts";
+import { orderIdFor } from "../../../common/orders/order-id.ts";
 import { codeOf, createProduct, line, ORDER, orderInput, pgStock, PLACE_ORDER, redisStock, total, type Counts } from "./support.ts";
 
 // placeOrder through the router against real PostgreSQL and Redis: atomic reservation, idempotency, prices.

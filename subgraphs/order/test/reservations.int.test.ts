@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { config } from "../../../test/harness.ts";
 import { createRedis, defineScript, type Redis } from "../../../common/redis.ts";
 import { stockKey } from "../../../common/stock.ts";
-import { createReservations, reservationKey, type Reservations } from "../src/reservations.ts";
+import { createReservations, type Reservations } from "../src/reservations.ts";
+import { reservationKey } from "../../../common/orders/reservation-keys.ts";
 
 // The Lua scripts against the real Redis: all-or-nothing reserve, idempotent release and confirm.
 let redis: Redis;

@@ -9,6 +9,7 @@ import type { KafkaContext, Producer } from "../../../common/kafka.ts";
 import { createOrderDomain } from "../src/domain.ts";
 import { createOrderService } from "../src/server.ts";
 import { startOrderWorkers } from "../src/workers.ts";
+import { startFlashOrderWriter } from "../src/flash/order-consumer.ts";
 import { createDevPaymentProvider } from "../src/dev-payment-provider.ts";
 import { createMailer } from "../src/mailer.ts";
 import type { PaymentProvider } from "../src/payments.ts";
@@ -18,6 +19,11 @@ import { createEventHub } from "../../../common/event-hub.ts";
 export interface OrderStackOptions {
   /** Also run the payment worker, the saga consumers and notifications (default false: no Kafka groups). */
   workers?: boolean;
+  /**
+   * Also run the flash order writer, as the order service does (default false). Its consumer group is the stack's
+   * own and starts now, so it writes this stack's flash purchases without replaying the topic's history.
+   */
+  flashWriter?: boolean;
   /** Default: RESERVATION_TTL_SECONDS. */
   reservationTtlSeconds?: number;
   /** Default: RESERVATION_ORPHAN_GRACE_SECONDS. */
@@ -74,12 +80,24 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
         sweepIntervalMs: 0,
       })
     : null;
+  const flashWriter = options.flashWriter
+    ? await startFlashOrderWriter({
+        ctx: deps.kafka,
+        producer: deps.producer,
+        prisma: deps.prisma,
+        logger,
+        groupId: deps.kafka.topic(`flash-order-writer-${randomUUID()}`),
+        batchSize: config.FLASH_ORDER_BATCH_SIZE,
+        startAt: "now",
+      })
+    : null;
   return {
     url: `http://127.0.0.1:${port}/graphql`,
     webhookUrl: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
     domain,
     mailDir,
     close: async () => {
+      await flashWriter?.close();
       await workers?.close();
       await service.close();
       await hub.close();

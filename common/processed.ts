@@ -1,4 +1,7 @@
-import type { PrismaClient, Tx } from "../../../common/prisma.ts";
+// processed_events: which events each consumer has applied. Consumers of every subgraph use it (the order
+// saga and mail, flash-sale's drains), so each effect is applied once per consumer however often it is delivered.
+
+import type { PrismaClient, Tx } from "./prisma.ts";
 
 type Db = PrismaClient | Tx;
 

@@ -1,8 +1,8 @@
-import { config, countSocketWrites, gql, logger, uniqueSku } from "../../../test/harness.ts";
-import { createPrisma } from "../../../common/prisma.ts";
-import { createRedis } from "../../../common/redis.ts";
-import { createInventoryService } from "../../inventory/src/server.ts";
-import { startProductInstance, testCacheOptions, type Instance } from "./support.ts";
+import { config, countSocketWrites, gql, logger, uniqueSku } from "./harness.ts";
+import { createPrisma } from "../common/prisma.ts";
+import { createRedis } from "../common/redis.ts";
+import { createInventoryService } from "../subgraphs/inventory/src/server.ts";
+import { startProductInstance, testCacheOptions, type Instance } from "../subgraphs/product/test/support.ts";
 
 // Point 5: one `_entities` call with 100 representations costs one round trip to each store a subgraph
 // needs: the product subgraph's PostgreSQL (cold) or Redis (L2), the inventory subgraph's Redis counters.

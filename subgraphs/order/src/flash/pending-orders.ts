@@ -1,8 +1,11 @@
-import type { PrismaClient } from "../../../common/prisma.ts";
-import type { FlashOrderPlaced } from "../../../common/events.ts";
-import type { OrderRecord } from "../../order/src/orders.ts";
-import type { FlashReservations } from "./flash-reservations.ts";
-import { toOrderRecord, writeFlashOrders } from "./order-writer.ts";
+// Runs in the order process: a flash purchase answers at once, and order(id), payOrder and cancelOrder must
+// work on its order before the writer has stored it.
+
+import type { PrismaClient } from "../../../../common/prisma.ts";
+import type { FlashOrderPlaced } from "../../../../common/events.ts";
+import { toOrderRecord, type OrderRecord } from "../../../../common/orders/order-record.ts";
+import type { FlashReservations } from "./reservations.ts";
+import { writeFlashOrders } from "./order-writer.ts";
 
 /**
  * Flash orders between the purchase and the writer: the buyer has the order id at once, PostgreSQL gets the

@@ -1,12 +1,10 @@
-import type { Redis } from "ioredis";
-import { defineScript } from "../../../common/redis.ts";
-import { decodePointer, itemKeys, orderPointerKey, saleChannel, type OrderPointer } from "./keys.ts";
+// The order process pays, cancels and expires flash orders like its own; this is how it reaches their
+// reservations, which live on the sale item's keys in Redis (common/orders/flash-keys.ts).
 
-/** Same shape as the order subgraph's SettleResult, so its release/confirm paths take either. */
-export type FlashSettleResult =
-  | { ok: true; skipped: number }
-  | { ok: false; reason: "missing" }
-  | { ok: false; reason: "already"; state: string };
+import type { Redis } from "ioredis";
+import { defineScript } from "../../../../common/redis.ts";
+import { itemKeys, type OrderPointer } from "../../../../common/orders/flash-keys.ts";
+import { createFlashRelease, flashPointerOf, toFlashSettleResult, type FlashSettleResult } from "../../../../common/orders/flash-release.ts";
 
 export interface FlashReservation {
   pointer: OrderPointer;
@@ -40,45 +38,19 @@ export interface FlashReservationOptions {
  * Every method answers null for an order id that is not a flash order, so the caller falls back to its own.
  */
 export function createFlashReservations(redis: Redis, options: FlashReservationOptions) {
-  const releaseScript = defineScript(redis, "flash_release");
+  const { release } = createFlashRelease(redis, { tombstoneSeconds: options.tombstoneSeconds });
   const confirmScript = defineScript(redis, "flash_confirm");
 
-  const pointerOf = async (orderId: string) => decodePointer(await redis.get(orderPointerKey(orderId)));
-
-  function toSettle(reply: unknown): FlashSettleResult {
-    const [kind, value] = reply as [string, string | number | undefined];
-    if (kind === "missing") return { ok: false, reason: "missing" };
-    if (kind === "noop") return { ok: false, reason: "already", state: String(value) };
-    return { ok: true, skipped: Number(value) };
-  }
-
-  /** Releases the order's reservation on the item `at` names (forget: as if the purchase never happened). */
-  async function releaseAt(at: Pick<OrderPointer, "saleId" | "productId">, orderId: string, opts: { forget?: boolean } = {}): Promise<FlashSettleResult> {
-    const k = itemKeys(at.saleId, at.productId);
-    return toSettle(
-      await releaseScript([k.item, k.users, k.reservation(orderId), k.expiry], [orderId, options.tombstoneSeconds, saleChannel(at.saleId), opts.forget ? "1" : "0"]),
-    );
-  }
-
-  async function release(orderId: string, opts: { forget?: boolean } = {}): Promise<FlashSettleResult | null> {
-    const p = await pointerOf(orderId);
-    if (!p) return null;
-    const result = await releaseAt(p, orderId, opts);
-    // The pointer is the idempotency record across items: forgetting the purchase frees the key for a new one.
-    if (opts.forget) await redis.del(orderPointerKey(orderId));
-    return result;
-  }
-
   async function confirm(orderId: string): Promise<FlashSettleResult | null> {
-    const p = await pointerOf(orderId);
+    const p = await flashPointerOf(redis, orderId);
     if (!p) return null;
     const k = itemKeys(p.saleId, p.productId);
-    return toSettle(await confirmScript([k.item, k.reservation(orderId), k.expiry], [orderId, options.tombstoneSeconds]));
+    return toFlashSettleResult(await confirmScript([k.item, k.reservation(orderId), k.expiry], [orderId, options.tombstoneSeconds]));
   }
 
   /** The reservation behind a flash order id, with what its order needs (currency from the item). */
   async function find(orderId: string): Promise<FlashReservation | null> {
-    const pointer = await pointerOf(orderId);
+    const pointer = await flashPointerOf(redis, orderId);
     if (!pointer) return null;
     const k = itemKeys(pointer.saleId, pointer.productId);
     const [h, currency] = await Promise.all([redis.hgetall(k.reservation(orderId)), redis.hget(k.item, "currency")]);
@@ -99,7 +71,6 @@ export function createFlashReservations(redis: Redis, options: FlashReservationO
 
   return {
     release,
-    releaseAt,
     confirm,
     find,
 
@@ -116,13 +87,7 @@ export function createFlashReservations(redis: Redis, options: FlashReservationO
       const lists = await Promise.all(indexes.map((index) => redis.zrangebyscore(index, "-inf", nowMs, "LIMIT", 0, limit)));
       return lists.flat().slice(0, limit);
     },
-
-    /** Makes the sweeper look at an item's expiry index until a day past the sale's end. */
-    register: (saleId: string, productId: string, endsAtMs: number) => redis.zadd(options.registry, endsAtMs, itemKeys(saleId, productId).expiry),
   };
 }
 
 export type FlashReservations = ReturnType<typeof createFlashReservations>;
-
-/** The registry that goes with an order expiry index: one per database in production, one per stack in tests. */
-export const flashRegistryFor = (orderExpiryIndex: string) => `${orderExpiryIndex}:flash-items`;

@@ -1,27 +1,9 @@
-import type { PrismaClient } from "../../../common/prisma.ts";
-import type { FlashOrderPlaced } from "../../../common/events.ts";
-import type { OrderRecord } from "../../order/src/orders.ts";
-import { orderStatusChanged } from "../../order/src/transitions.ts";
+// Runs in the order process: flash orders are rows of the order subgraph's tables, written off the purchase path.
 
-/** A flash purchase as the order subgraph's record of a RESERVED order (one line, at the sale price). */
-export function toOrderRecord(p: FlashOrderPlaced): OrderRecord {
-  const createdAt = new Date(p.createdAt);
-  return {
-    id: p.orderId,
-    userId: p.userId,
-    idempotencyKey: p.idempotencyKey,
-    requestHash: p.requestHash,
-    status: "RESERVED",
-    totalCents: p.quantity * p.unitPriceCents,
-    currency: p.currency,
-    reservedUntil: new Date(p.reservedUntil),
-    cancelReason: null,
-    flashSaleId: p.saleId,
-    createdAt,
-    updatedAt: createdAt,
-    items: [{ orderId: p.orderId, productId: p.productId, quantity: p.quantity, unitPriceCents: p.unitPriceCents }],
-  };
-}
+import type { PrismaClient } from "../../../../common/prisma.ts";
+import type { FlashOrderPlaced } from "../../../../common/events.ts";
+import { toOrderRecord } from "../../../../common/orders/order-record.ts";
+import { orderStatusChanged } from "../transitions.ts";
 
 /**
  * Writes flash orders as RESERVED orders with the ids the buyers were given, in ONE statement per batch: the

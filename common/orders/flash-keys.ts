@@ -1,3 +1,6 @@
+// The Redis layout of a flash-sale item and the order pointer: the flash-sale subgraph writes them on purchase,
+// the order process follows the pointer to release, confirm or expire a flash order's reservation.
+
 /**
  * Redis layout of flash sales. Every key of ONE sale item carries the hash tag `{fs:<saleId>:<productId>}`, so
  * the purchase script, which touches all of them, runs on one Redis Cluster slot; items of one sale may live

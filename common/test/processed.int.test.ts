@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { config } from "../../../test/harness.ts";
-import { createPrisma, type PrismaClient } from "../../../common/prisma.ts";
-import { markAllProcessed, processedAmong } from "../src/processed.ts";
+import { config } from "../../test/harness.ts";
+import { createPrisma, type PrismaClient } from "../prisma.ts";
+import { markAllProcessed, processedAmong } from "../processed.ts";
 
 // The notifications worker asks which of a fetched batch's events it has handled: hundreds of ids at once in a
 // sale. PostgreSQL must answer by key, not by reading every processed event ever recorded.

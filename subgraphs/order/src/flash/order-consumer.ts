@@ -1,9 +1,12 @@
+// Runs in the order process (main.ts): it writes the order subgraph's tables, and in flash-sale's process its
+// batches lengthened the pauses every purchase waits through (docs/flash-sales.md, Persistence).
+
 import { z } from "zod";
 import type { KafkaMessage } from "kafkajs";
-import { createConsumer, runBatches, type KafkaContext, type Producer } from "../../../common/kafka.ts";
-import type { Logger } from "../../../common/logger.ts";
-import type { PrismaClient } from "../../../common/prisma.ts";
-import { dlqTopic, type FlashOrderPlaced } from "../../../common/events.ts";
+import { createConsumer, runBatches, type KafkaContext, type Producer } from "../../../../common/kafka.ts";
+import type { Logger } from "../../../../common/logger.ts";
+import type { PrismaClient } from "../../../../common/prisma.ts";
+import { dlqTopic, type FlashOrderPlaced } from "../../../../common/events.ts";
 import { writeFlashOrders } from "./order-writer.ts";
 
 const id = z.string().uuid();
