@@ -9,8 +9,9 @@ type Listener<E> = (event: E) => void;
 /**
  * Fans Kafka events out to this process's subscribers. Each process joins with a consumer group of its
  * own, so every instance sees every event and a change made anywhere reaches clients connected anywhere.
- * It starts at the end of each topic: subscriptions are about what happens from now on, and each
- * subscription reads its starting value from the store itself.
+ * It starts at the end of each topic as it was before the hub returned: subscriptions are about what
+ * happens from now on, and each subscription reads its starting value from the store itself. (kafkajs
+ * would only resolve "the end" at its first fetch after joining, losing what was published in between.)
  */
 export async function createEventHub<T extends TopicName>(options: {
   ctx: KafkaContext;
@@ -39,6 +40,7 @@ export async function createEventHub<T extends TopicName>(options: {
     if (set) for (const listener of set) (listener as Listener<unknown>)(event);
   };
 
+  const ends = await endOffsets(ctx, [...byFullName.keys()]);
   await consumer.connect();
   await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: false });
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
@@ -54,6 +56,7 @@ export async function createEventHub<T extends TopicName>(options: {
       if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
     },
   });
+  for (const { topic, partition, offset } of ends) consumer.seek({ topic, partition, offset });
   await joined;
 
   return {
@@ -73,3 +76,23 @@ export async function createEventHub<T extends TopicName>(options: {
 }
 
 export type EventHub<T extends TopicName = TopicName> = Awaited<ReturnType<typeof createEventHub<T>>>;
+
+/** Each partition's end offset; retried for up to 30 s while a broker that just started elects leaders. */
+async function endOffsets(ctx: KafkaContext, topics: string[]) {
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  const deadline = Date.now() + 30_000;
+  try {
+    for (;;) {
+      try {
+        const perTopic = await Promise.all(topics.map(async (topic) => ({ topic, offsets: await admin.fetchTopicOffsets(topic) })));
+        return perTopic.flatMap(({ topic, offsets }) => offsets.map(({ partition, offset }) => ({ topic, partition, offset })));
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
