@@ -3,12 +3,13 @@ import { parse } from "graphql";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import { appError, ErrorCode } from "../errors.ts";
 import { createLogger } from "../logger.ts";
-import { createService, type BaseContext } from "../service.ts";
-import { createFastPath } from "../graphql-fast.ts";
-import { readBody } from "../graphql-http.ts";
+import type { BaseContext } from "../service.ts";
+import { createSchemaService } from "../subgraph.ts";
+import { createFastPath } from "../http/fast-path.ts";
+import { readBody } from "../http/graphql.ts";
 import { Prisma } from "../prisma.ts";
 
-// Subgraphs answer known-valid JSON POSTs on graphql-js directly (common/graphql-fast.ts). A client (the
+// Subgraphs answer known-valid JSON POSTs on graphql-js directly (common/http/fast-path.ts). A client (the
 // router) must not be able to tell: the same requests to a service with and one without the fast path give
 // the same status, content type and body.
 const items: Record<string, { id: string; name: string }> = { "1": { id: "1", name: "Lamp" } };
@@ -49,11 +50,11 @@ const schema = buildSubgraphSchema([{
 }]);
 
 const logger = createLogger("test", "silent");
-const services: Awaited<ReturnType<typeof createService>>[] = [];
+const services: Awaited<ReturnType<typeof createSchemaService>>[] = [];
 const urls: string[] = [];
 beforeAll(async () => {
   for (const fastPath of [true, false]) {
-    const service = await createService<BaseContext>({ name: "fast-path-test", schema, logger, readiness: [], fastPath, context: async (base) => base });
+    const service = await createSchemaService<BaseContext>({ name: "fast-path-test", schema, logger, readiness: [], fastPath, context: async (base) => base });
     services.push(service);
     urls.push(`http://127.0.0.1:${await service.listen(0, "127.0.0.1")}/graphql`);
   }

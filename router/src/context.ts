@@ -1,15 +1,12 @@
 import type { Identity } from "../../common/identity.ts";
 import type { BaseContext } from "../../common/service.ts";
 
-/**
- * The client's address as the router's socket saw it. The router overwrites whatever a client sends under this
- * name, so a subgraph behind it can trust it (a deployment behind a proxy would take it from X-Forwarded-For).
- */
-export const CLIENT_IP_HEADER = "x-client-ip";
-
 export interface RouterContext extends BaseContext {
   identity: Identity;
-  /** The address the client connected from (CLIENT_IP_HEADER), forwarded for per-client limits (flash sales). */
+  /**
+   * The address the client connected from (`x-client-ip`, common/forwarded-headers.ts), forwarded for
+   * per-client limits (flash sales).
+   */
   clientIp?: string;
   /** The operation text of a WebSocket subscription (plans are cached by it). */
   operationSource?: string;

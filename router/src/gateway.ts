@@ -1,8 +1,7 @@
 import { Agent, request as undiciRequest } from "undici";
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions, type ServiceMap } from "@apollo/gateway";
-import { LRUCache } from "lru-cache";
-import { IDENTITY_HEADER, signInternalIdentity, type Identity } from "../../common/identity.ts";
-import { CLIENT_IP_HEADER, type RouterContext } from "./context.ts";
+import type { RouterContext } from "./context.ts";
+import { createIdentitySigner, forwardedHeaders, type IdentitySigner } from "./forwarding.ts";
 
 export interface GatewayOptions {
   supergraphSdl: string;
@@ -11,17 +10,6 @@ export interface GatewayOptions {
   internalSecret: string;
   /** Per-call timeout in ms. */
   timeoutMs: number;
-}
-
-/** Signs the identity a subgraph will trust once per caller and reuses it for 30 s (it is valid for 60 s). */
-export function createIdentitySigner(secret: string) {
-  const cache = new LRUCache<string, string>({ max: 50_000, ttl: 30_000 });
-  return (identity: Identity) => {
-    const key = JSON.stringify([identity.user?.id ?? null, identity.user?.roles ?? [], identity.authError ?? null]);
-    let signed = cache.get(key);
-    if (!signed) cache.set(key, (signed = signInternalIdentity(identity, secret)));
-    return signed;
-  };
 }
 
 /**
@@ -55,18 +43,11 @@ function createFetcher(agent: Agent, timeoutMs: number) {
   };
 }
 
-/** What every subgraph call carries: the caller's signed identity, the request id and the client's address. */
-export function forwardedHeaders(sign: (identity: Identity) => string, identity: Identity, requestId: string, clientIp: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = { [IDENTITY_HEADER]: sign(identity), "x-request-id": requestId };
-  if (clientIp) headers[CLIENT_IP_HEADER] = clientIp;
-  return headers;
-}
-
-/** Forwards the caller's verified identity (subgraphs trust nothing else) and the request id. */
+/** Forwards what every subgraph call carries (forwarding.ts) on the gateway's fetches. */
 class SubgraphDataSource extends RemoteGraphQLDataSource<RouterContext> {
   constructor(
     url: string,
-    private readonly sign: (identity: Identity) => string,
+    private readonly sign: IdentitySigner,
     fetcher: ReturnType<typeof createFetcher>,
   ) {
     super({ url, fetcher: fetcher as never });
@@ -75,7 +56,8 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<RouterContext> {
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>) {
     const ctx = context as Partial<RouterContext>;
     if (!ctx.identity) return; // health checks and schema loading run without a request
-    for (const [name, value] of Object.entries(forwardedHeaders(this.sign, ctx.identity, ctx.requestId!, ctx.clientIp))) request.http?.headers.set(name, value);
+    const caller = { identity: ctx.identity, requestId: ctx.requestId!, clientIp: ctx.clientIp };
+    for (const [name, value] of Object.entries(forwardedHeaders(this.sign, caller))) request.http?.headers.set(name, value);
   }
 }
 

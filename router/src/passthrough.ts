@@ -6,9 +6,8 @@ import { formatError } from "../../common/errors.ts";
 import type { Identity } from "../../common/identity.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Metrics } from "../../common/metrics.ts";
-import { requestIdOf } from "../../common/service.ts";
-import { CLIENT_IP_HEADER } from "./context.ts";
-import { forwardedHeaders } from "./gateway.ts";
+import { CLIENT_IP_HEADER, REQUEST_ID_HEADER, requestIdOf } from "../../common/forwarded-headers.ts";
+import { forwardedHeaders, type IdentitySigner } from "./forwarding.ts";
 import type { SubscriptionPlanner } from "./subscriptions/planner.ts";
 
 export interface PassthroughOptions {
@@ -16,7 +15,7 @@ export interface PassthroughOptions {
   planner: Pick<SubscriptionPlanner, "supergraph" | "apiSchema" | "schema" | "queryPlanner">;
   subgraphUrls: Record<string, string>;
   identityOf: (authorization: string | undefined) => Promise<Identity>;
-  sign: (identity: Identity) => string;
+  sign: IdentitySigner;
   /** Sends an operation to its subgraph, batched with others of the same turn (subgraph-batch.ts). */
   send: (to: Route, headers: Record<string, string>, body: string) => Promise<{ status: number; text: string }>;
   metrics: Metrics;
@@ -103,10 +102,11 @@ export function createPassthrough(options: PassthroughOptions) {
     const route = routeFor(body);
     if (!route) return false;
     const started = process.hrtime.bigint();
-    const requestId = requestIdOf(req);
+    const requestId = requestIdOf(req.headers);
     const identity = await options.identityOf(req.headers.authorization);
     const clientIp = req.headers[CLIENT_IP_HEADER];
-    const headers = { "content-type": "application/json", ...forwardedHeaders(options.sign, identity, requestId, typeof clientIp === "string" ? clientIp : undefined) };
+    const caller = { identity, requestId, clientIp: typeof clientIp === "string" ? clientIp : undefined };
+    const headers = { "content-type": "application/json", ...forwardedHeaders(options.sign, caller) };
     let status = 200;
     let text: string;
     try {
@@ -117,7 +117,7 @@ export function createPassthrough(options: PassthroughOptions) {
       options.logger.error({ err: error, requestId, subgraph: route.serviceName }, "subgraph call failed");
       text = JSON.stringify({ data: null, errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR", serviceName: route.serviceName } }] });
     }
-    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "x-request-id": requestId });
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", [REQUEST_ID_HEADER]: requestId });
     res.end(text);
     const code = text.includes('"errors"') ? (/"code":"([A-Z_]+)"/.exec(text)?.[1] ?? "ERROR") : "ok";
     options.metrics.record(route.operationName, code, Number(process.hrtime.bigint() - started) / 1e9);

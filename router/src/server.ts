@@ -1,15 +1,19 @@
-import type http from "node:http";
 import { Histogram } from "prom-client";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { sandboxLandingPage } from "./landing-page.ts";
-import { createClientTokenVerifier } from "../../common/identity.ts";
-import { createService, requestIdOf } from "../../common/service.ts";
+import { createClientTokenVerifier, signInternalIdentity } from "../../common/identity.ts";
+import { CLIENT_IP_HEADER, requestIdOf } from "../../common/forwarded-headers.ts";
 import { createMetrics } from "../../common/metrics.ts";
 import type { Logger } from "../../common/logger.ts";
+import type { ReadinessCheck } from "../../common/service.ts";
+import { createHttpShell } from "../../common/http/shell.ts";
+import { baseContextFor, headerOf, type RequestLike, type ResponseLike } from "../../common/http/graphql.ts";
+import { createApolloHandler, startApollo } from "../../common/http/apollo.ts";
 import { createGateway } from "./gateway.ts";
+import { createGraphQLRoute } from "./graphql-route.ts";
 import { createPassthrough } from "./passthrough.ts";
 import { createSubgraphSender } from "./subgraph-batch.ts";
-import { CLIENT_IP_HEADER, type RouterContext } from "./context.ts";
+import type { RouterContext } from "./context.ts";
 import { createSubscriptionPlanner } from "./subscriptions/planner.ts";
 import { createUpstreams } from "./subscriptions/upstream.ts";
 import { createEventExecutor } from "./subscriptions/execute-event.ts";
@@ -44,16 +48,15 @@ export interface RouterOptions {
   subgraphBatching?: "all" | "none" | string[];
 }
 
-/**
- * Stamps every `/graphql` request with the address its socket came from, replacing any value the client sent,
- * before the context reads it; the gateway forwards it to subgraphs (the flash-sale per-IP limit).
- */
-function withClientIp(next: (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => Promise<boolean>) {
-  return (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => {
-    req.headers[CLIENT_IP_HEADER] = req.socket.remoteAddress ?? "unknown";
-    return next(req, res, body);
-  };
-}
+/** `/ready` of the router: every subgraph's own `/ready`. */
+const subgraphsReady = (subgraphUrls: Record<string, string>): ReadinessCheck[] =>
+  Object.entries(subgraphUrls).map(([name, url]) => ({
+    name,
+    check: async () => {
+      const response = await fetch(new URL("/ready", url), { signal: AbortSignal.timeout(1_000) });
+      if (!response.ok) throw new Error(`${name} answered ${response.status}`);
+    },
+  }));
 
 /**
  * The federation router: verifies the caller's JWT, plans over the supergraph and calls the subgraphs.
@@ -74,7 +77,9 @@ export async function createRouter(options: RouterOptions) {
     planner,
     upstreams,
     executeEvent: createEventExecutor(planner, services, options.logger),
-    internalSecret: options.internalSecret,
+    // Signed afresh, not from the 30 s cache: graphql-ws resends these headers on every reconnect of a
+    // subscription that may live for hours, and the identity is valid for 60 s from signing.
+    sign: (identity) => signInternalIdentity(identity, options.internalSecret),
     logger: options.logger,
   });
   const identityOf = createClientTokenVerifier(options.jwtSecret);
@@ -104,31 +109,26 @@ export async function createRouter(options: RouterOptions) {
     subscribe,
     heartbeatMs: options.heartbeatMs,
     context: async (req) => {
-      const requestId = requestIdOf(req);
+      const requestId = requestIdOf(req.headers);
       return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.headers.authorization) };
     },
   });
 
-  const service = await createService<RouterContext>({
-    name: "router",
-    logger: options.logger,
-    gateway,
-    readiness: Object.entries(options.subgraphUrls).map(([name, url]) => ({
-      name,
-      check: async () => {
-        const response = await fetch(new URL("/ready", url), { signal: AbortSignal.timeout(1_000) });
-        if (!response.ok) throw new Error(`${name} answered ${response.status}`);
-      },
-    })),
-    plugins: [
-      (options.development ?? true) ? sandboxLandingPage() : ApolloServerPluginLandingPageDisabled(),
-    ],
+  const shell = createHttpShell({ name: "router", metrics, readiness: subgraphsReady(options.subgraphUrls) });
+  const apollo = await startApollo<RouterContext>({
+    source: { gateway },
+    httpServer: shell.httpServer,
     metrics,
-    intercept: withClientIp(async (req, res, body) => (await multipart(req, res, body)) || (passthrough !== null && (await passthrough.intercept(req, res, body)))),
-    context: async (base, header) => ({ ...base, identity: await identityOf(header("authorization")), clientIp: header(CLIENT_IP_HEADER) }),
+    plugins: [(options.development ?? true) ? sandboxLandingPage() : ApolloServerPluginLandingPageDisabled()],
   });
+  const contextFor = async (req: RequestLike, res: ResponseLike): Promise<RouterContext> => {
+    const header = headerOf(req);
+    return { ...baseContextFor(req, res, options.logger), identity: await identityOf(header("authorization")), clientIp: header(CLIENT_IP_HEADER) };
+  };
+  const route = createGraphQLRoute({ multipart, passthrough: passthrough?.intercept ?? null, gateway: createApolloHandler(apollo, contextFor), logger: options.logger });
+  shell.serveGraphQL(route.serve, route.landingPage);
   const websocket = attachWebSocket({
-    httpServer: service.httpServer,
+    httpServer: shell.httpServer,
     subscribe,
     schema: planner.schema,
     jwtSecret: options.jwtSecret,
@@ -139,12 +139,16 @@ export async function createRouter(options: RouterOptions) {
   });
 
   return {
-    ...service,
+    app: shell.app,
+    httpServer: shell.httpServer,
+    metrics,
+    listen: shell.listen,
     websocket,
+    /** Closes sockets and upstreams, lets in-flight requests finish (Apollo's drain), then the subgraph pool. */
     close: async () => {
       await websocket.close();
       await upstreams.close();
-      await service.close();
+      await apollo.stop();
       await closeGateway();
     },
   };

@@ -1,6 +1,6 @@
 import type { Dispatcher } from "undici";
 import type { Histogram } from "prom-client";
-import { BATCH_HEADER, MAX_BATCH } from "../../common/graphql-http.ts";
+import { BATCH_HEADER, encodeBatch, isBatchAnswer, MAX_BATCH } from "../../common/batch-contract.ts";
 
 /** Operations with a larger body go alone, so a batch stays well under a subgraph's 1 MiB body limit. */
 const MAX_BATCHED_BODY = 16 * 1024;
@@ -66,9 +66,9 @@ export interface SubgraphSenderOptions {
  * write, a read and a wake-up on both sides per operation. Under a sale's load a turn gathers several
  * purchases; alone, an operation waits for nothing but the end of the turn (`setImmediate`).
  *
- * The batch is a JSON array of `{ headers, body }` (each operation's own headers: the signed identity, the
- * request id, the client address) with the `x-flashgraph-batch` header; the subgraph answers a JSON array of
- * `{ status, body }`, one per operation, in order, each what it would have answered to the operation alone.
+ * The batch is a JSON array of `{ headers, body }` (each operation's own headers: forwarding.ts) with the
+ * `x-flashgraph-batch` header; the subgraph answers a JSON array of `{ status, body }`, one per operation, in
+ * order, each what it would have answered to the operation alone (common/batch-contract.ts).
  * A batch that fails (network, timeout, a non-200 answer) fails each of its operations, as a single request would.
  */
 export function createSubgraphSender(options: SubgraphSenderOptions) {
@@ -86,7 +86,7 @@ export function createSubgraphSender(options: SubgraphSenderOptions) {
       post(dispatcher, to, only.headers, only.body, timeoutMs).then(only.resolve, only.reject);
       return;
     }
-    const body = `[${waiting.map((w) => `{"headers":${JSON.stringify(w.headers)},"body":${w.body}}`).join(",")}]`;
+    const body = encodeBatch(waiting);
     const headers = { "content-type": "application/json", [BATCH_HEADER]: "1" };
     post(dispatcher, to, headers, body, timeoutMs).then(
       ({ status, text }) => {
@@ -102,8 +102,8 @@ export function createSubgraphSender(options: SubgraphSenderOptions) {
           return;
         }
         waiting.forEach((w, i) => {
-          const answer = answers[i] as { status?: unknown; body?: unknown };
-          if (typeof answer?.status === "number" && typeof answer.body === "string") w.resolve({ status: answer.status, text: answer.body });
+          const answer: unknown = answers[i];
+          if (isBatchAnswer(answer)) w.resolve({ status: answer.status, text: answer.body });
           else w.reject(new Error(`${to.serviceName} answered operation ${i} of a batch without a status and body`));
         });
       },

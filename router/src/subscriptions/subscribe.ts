@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { Repeater } from "@repeaterjs/repeater";
 import { GraphQLError, type DocumentNode, type ExecutionResult } from "graphql";
-import { signInternalIdentity, IDENTITY_HEADER } from "../../../common/identity.ts";
 import { formatResult } from "./format.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { RouterContext } from "../context.ts";
 import type { SubscriptionPlanner, SubscriptionPlan } from "./planner.ts";
 import type { Upstreams } from "./upstream.ts";
 import type { createEventExecutor } from "./execute-event.ts";
+import { forwardedHeaders, type IdentitySigner } from "../forwarding.ts";
 
 export interface SubscribeArgs {
   document: DocumentNode;
@@ -47,7 +47,8 @@ export function createSubscriber(options: {
   planner: SubscriptionPlanner;
   upstreams: Upstreams;
   executeEvent: ReturnType<typeof createEventExecutor>;
-  internalSecret: string;
+  /** The router's identity signer (forwarding.ts). */
+  sign: IdentitySigner;
   logger: Logger;
 }) {
   const { planner, upstreams, executeEvent, logger } = options;
@@ -62,13 +63,13 @@ export function createSubscriber(options: {
       for (const listener of entry.listeners) listener(result);
     };
     const run = async () => {
-      const identity = await signInternalIdentity(args.context.identity, options.internalSecret);
       const variables = Object.fromEntries((plan.primary.variableUsages ?? []).filter((v) => v in args.variables).map((v) => [v, args.variables[v]]));
       const upstream = upstreams.subscribe(plan.primary.serviceName, {
         query: plan.primary.operation,
         operationName: plan.primary.operationName,
         variables,
-        extensions: { headers: { [IDENTITY_HEADER]: identity, "x-request-id": args.context.requestId } },
+        // No client address: subscribers with the same operation and identity share this upstream subscription.
+        extensions: { headers: forwardedHeaders(options.sign, { identity: args.context.identity, requestId: args.context.requestId }) },
       });
       const iterator = upstream[Symbol.asyncIterator]();
       entry.stop = () => void iterator.return?.();

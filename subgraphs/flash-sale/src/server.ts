@@ -1,11 +1,9 @@
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
 import type { Logger } from "../../../common/logger.ts";
+import { CLIENT_IP_HEADER } from "../../../common/forwarded-headers.ts";
 import type { FlashSaleDomain } from "./domain.ts";
 import { createRemainingLoader, resolvers, type FlashSaleContext } from "./resolvers.ts";
-
-/** The header the router sets to the address its client connected from (clients cannot set it through the router). */
-export const CLIENT_IP_HEADER = "x-client-ip";
 
 export interface FlashSaleServiceDeps {
   domain: FlashSaleDomain;
