@@ -73,7 +73,10 @@ export function formatError(formatted: GraphQLFormattedError): GraphQLFormattedE
   };
 }
 
-/** Infrastructure failures say whether trying again can help; one retry policy acts on that. */
+/**
+ * Infrastructure failures say whether trying again can help; the one retry policy, `isRetriable` in
+ * common/kafka/retry.ts, acts on that flag (the consumers' retries and dead-lettering).
+ */
 export class InfrastructureError extends Error {
   constructor(
     message: string,

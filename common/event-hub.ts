@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "./logger.ts";
 import type { KafkaMessage } from "kafkajs";
-import { createConsumer, runBatches, type KafkaContext } from "./kafka.ts";
+import type { KafkaContext } from "./kafka/client.ts";
+import { createConsumer, runBatches } from "./kafka/consumer.ts";
 import { isEventEnvelope, type TopicEvents, type TopicName } from "./events.ts";
 
 type Listener<E> = (event: E) => void;

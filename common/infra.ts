@@ -2,8 +2,8 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import { createPrisma } from "./prisma.ts";
 import { createRedis } from "./redis.ts";
-import { createKafka, createProducer } from "./kafka.ts";
-import { startOutboxRelay, type RelayRole } from "./outbox.ts";
+import { createKafka, createProducer } from "./kafka/client.ts";
+import { startOutboxRelay, type RelayRole } from "./outbox-relay.ts";
 import type { createLifecycle } from "./runtime.ts";
 import type { ReadinessCheck } from "./service.ts";
 

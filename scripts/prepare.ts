@@ -1,7 +1,7 @@
 import type { Config } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
 import { ensureDatabase, migrate } from "../common/migrate.ts";
-import { createKafka, ensureTopics } from "../common/kafka.ts";
+import { createKafka, ensureTopics } from "../common/kafka/client.ts";
 
 /** Creates the database if needed, applies migrations and creates the Kafka topics (idempotent). */
 export async function prepare(config: Config, logger: Logger): Promise<void> {

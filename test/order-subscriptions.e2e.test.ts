@@ -3,7 +3,7 @@ import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { adminToken, startStack, token, type Stack } from "./harness.ts";
 import { createProduct, line, orderInput, PAY_ORDER, PLACE_ORDER } from "../subgraphs/order/test/support.ts";
-import { publish } from "../common/kafka.ts";
+import { publish } from "../common/kafka/publish.ts";
 import type { OrderEvent } from "../common/events.ts";
 import { received } from "./wait.ts";
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
-import { createKafka } from "../common/kafka.ts";
+import { createKafka } from "../common/kafka/client.ts";
 import { createServices, SERVICE_NAMES, withFreePorts, type Services } from "../scripts/services.ts";
 import { adminToken, config, gql, logger, token, type GraphQLResponse } from "./harness.ts";
 import { createProduct, line, ORDER, orderInput, PAY_ORDER, PLACE_ORDER } from "./orders.ts";

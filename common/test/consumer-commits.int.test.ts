@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { config, logger } from "../../test/harness.ts";
-import { createKafka, createProducer, ensureTopics, publish, runConsumer, type KafkaContext, type Producer } from "../kafka.ts";
+import { createKafka, createProducer, ensureTopics, type KafkaContext, type Producer } from "../kafka/client.ts";
+import { publish } from "../kafka/publish.ts";
+import { runConsumer } from "../kafka/consumer.ts";
 import { createEvent, type PaymentEvent } from "../events.ts";
 
 // Offsets are committed once a second rather than after every batch, so a clean close must commit what was

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createEventHub } from "../event-hub.ts";
-import { publish } from "../kafka.ts";
+import { publish } from "../kafka/publish.ts";
 import { createEvent, type InventoryEvent } from "../events.ts";
 import { connectTestInfra, logger, type Infra } from "../../test/harness.ts";
 import { received } from "../../test/wait.ts";

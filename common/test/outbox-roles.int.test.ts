@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
-import { OUTBOX_LOCK_KEY, relayApplicationName, startOutboxRelay, type RelayRole } from "../outbox.ts";
+import { OUTBOX_LOCK_KEY, relayApplicationName, startOutboxRelay, type RelayRole } from "../outbox-relay.ts";
+import { envelopesSql, outboxInsertSql } from "../outbox.ts";
 import { config, connectTestInfra, logger, watchTopic, type Infra } from "../../test/harness.ts";
 import { eventually } from "../../test/eventually.ts";
 
@@ -23,9 +24,8 @@ async function publisher(): Promise<string | null> {
 async function enqueueOne(): Promise<string> {
   const id = randomUUID();
   const aggregateId = randomUUID();
-  const payload = JSON.stringify({ id, type: "RelayRoleProbe", version: 1, aggregateId, occurredAt: new Date().toISOString(), data: {} });
-  await infra.prisma.$executeRaw`
-    INSERT INTO outbox_events (event_id, topic, key, type, payload) VALUES (${id}::uuid, 'order', ${aggregateId}, 'RelayRoleProbe', ${payload}::jsonb)`;
+  const probe = { id, type: "RelayRoleProbe", version: 1, aggregateId, occurredAt: new Date().toISOString(), data: {} };
+  await infra.prisma.$executeRaw(outboxInsertSql({ topic: "order", envelopes: envelopesSql([probe]) }));
   return id;
 }
 

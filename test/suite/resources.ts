@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { Redis } from "ioredis";
-import { createKafka, ensureTopics, type KafkaContext } from "../../common/kafka.ts";
+import { createKafka, ensureTopics, type KafkaContext } from "../../common/kafka/client.ts";
 import { createLogger } from "../../common/logger.ts";
 
 /**

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
-import type { KafkaContext, Producer } from "../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../common/kafka/client.ts";
 import { createStockCounters } from "../../../common/stock.ts";
 import { createSaleStock } from "./sale-stock.ts";
 import { createPurchaseReservations } from "./purchase-reservations.ts";

@@ -1,5 +1,5 @@
-import type { KafkaContext, Producer } from "../../../common/kafka.ts";
-import { publish } from "../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../common/kafka/client.ts";
+import { publish } from "../../../common/kafka/publish.ts";
 import { withTimeout } from "../../../common/service.ts";
 import type { FlashOrderEvent } from "../../../common/events.ts";
 

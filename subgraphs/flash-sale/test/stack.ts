@@ -2,7 +2,7 @@ import type { Config } from "../../../common/config.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import { createRedis, type Redis } from "../../../common/redis.ts";
-import type { KafkaContext, Producer } from "../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../common/kafka/client.ts";
 import { createFlashSaleDomain } from "../src/domain.ts";
 import { createFlashSaleService } from "../src/server.ts";
 import { startFlashWorkers } from "../src/workers.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { PermanentEventError } from "../../../common/kafka.ts";
+import { PermanentEventError } from "../../../common/kafka/retry.ts";
 
 /**
  * Runtime shapes of the event payloads the order workers act on. An event whose data does not parse is a

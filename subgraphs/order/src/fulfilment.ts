@@ -1,4 +1,5 @@
-import { runConsumer, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../common/kafka/client.ts";
+import { runConsumer } from "../../../common/kafka/consumer.ts";
 import { groupName } from "./groups.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { orderStatusChanged, parseEventData } from "./event-data.ts";

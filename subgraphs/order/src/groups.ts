@@ -1,4 +1,4 @@
-import type { KafkaContext } from "../../../common/kafka.ts";
+import type { KafkaContext } from "../../../common/kafka/client.ts";
 
 /**
  * A consumer group's name carries the topic prefix, like the topics it reads. kafkajs hands a group's

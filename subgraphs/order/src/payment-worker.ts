@@ -1,4 +1,6 @@
-import { runConsumer, PermanentEventError, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../common/kafka/client.ts";
+import { PermanentEventError } from "../../../common/kafka/retry.ts";
+import { runConsumer } from "../../../common/kafka/consumer.ts";
 import { groupName } from "./groups.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";

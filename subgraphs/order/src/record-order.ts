@@ -3,6 +3,7 @@ import { stockChanged } from "../../../common/events.ts";
 import type { OrderRecord } from "../../../common/orders/order-record.ts";
 import type { PricedLine } from "./pricing.ts";
 import { orderStatusChanged } from "./transitions.ts";
+import { envelopesSql, outboxInsertSql } from "../../../common/outbox.ts";
 
 export interface NewOrder {
   id: string;
@@ -76,17 +77,17 @@ export async function recordReservedOrder(prisma: PrismaClient, order: NewOrder)
       FROM unnest(${ids}::uuid[], ${quantities}::int[]) AS l(product_id, quantity)
       WHERE s.product_id = l.product_id AND (SELECT ok FROM complete)
       RETURNING s.product_id, s.available, s.reserved, s.sold, s.version
-    ), events AS (
-      INSERT INTO outbox_events (event_id, topic, key, type, payload)
-      SELECT (e->>'id')::uuid, 'order', e->>'aggregateId', e->>'type', e
-      FROM (SELECT ${JSON.stringify(orderEvent)}::jsonb AS e) o WHERE (SELECT ok FROM complete)
-      UNION ALL
-      SELECT (t.e->>'id')::uuid, 'inventory', m.product_id::text, t.e->>'type',
-             -- occurredAt is when the row changed (after the lock wait), not when the envelope was made
-             jsonb_set(jsonb_set(t.e, '{data}', (t.e->'data') || jsonb_build_object('available', m.available, 'reserved', m.reserved, 'sold', m.sold, 'version', m.version)),
-                       '{occurredAt}', to_jsonb(clock_timestamp()))
-      FROM moved m JOIN jsonb_array_elements(${JSON.stringify(stockEvents)}::jsonb) AS t(e) ON (t.e->>'aggregateId')::uuid = m.product_id
-    )
+    ), events AS (${outboxInsertSql(
+      { topic: "order", envelopes: Prisma.sql`${envelopesSql([orderEvent])} WHERE (SELECT ok FROM complete)` },
+      {
+        topic: "inventory",
+        // occurredAt is when the row changed (after the lock wait), not when the envelope was made
+        envelopes: Prisma.sql`
+          SELECT jsonb_set(jsonb_set(t.e, '{data}', (t.e->'data') || jsonb_build_object('available', m.available, 'reserved', m.reserved, 'sold', m.sold, 'version', m.version)),
+                           '{occurredAt}', to_jsonb(clock_timestamp()))
+          FROM moved m JOIN jsonb_array_elements(${JSON.stringify(stockEvents)}::jsonb) AS t(e) ON (t.e->>'aggregateId')::uuid = m.product_id`,
+      },
+    )})
     SELECT (SELECT count(*)::int FROM moved) AS moved`;
   return result?.moved === ids.length ? record : null;
 }

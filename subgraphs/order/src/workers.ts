@@ -1,4 +1,4 @@
-import type { KafkaContext, Producer } from "../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../common/kafka/client.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { OrderDomain } from "./domain.ts";
 import type { PaymentProvider } from "./payments.ts";

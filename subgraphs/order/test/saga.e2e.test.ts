@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { adminToken, config, startStack, token, watchTopic, type Stack } from "../../../test/harness.ts";
 import { createEvent, type OrderEvent, type PaymentEvent } from "../../../common/events.ts";
-import { toMessage } from "../../../common/kafka.ts";
+import { toMessage } from "../../../common/kafka/publish.ts";
 import { signWebhook } from "../src/webhook.ts";
 import { CANCEL_ORDER, codeOf, createProduct, eventually, line, ORDER, orderInput, PAY_ORDER, pgStock, PLACE_ORDER, redisStock, watchRaw } from "./support.ts";
 

@@ -5,7 +5,7 @@ import type { Config } from "../../../common/config.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Redis } from "../../../common/redis.ts";
-import type { KafkaContext, Producer } from "../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../common/kafka/client.ts";
 import { createOrderDomain } from "../src/domain.ts";
 import { createOrderService } from "../src/server.ts";
 import { startOrderWorkers } from "../src/workers.ts";

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { KafkaContext } from "../../../common/kafka.ts";
+import type { KafkaContext } from "../../../common/kafka/client.ts";
 import { eventually } from "../../../test/eventually.ts";
 
 // The order operations, stock readers and polling are shared with the other subgraphs' tests (test/).

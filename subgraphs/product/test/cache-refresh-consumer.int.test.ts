@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { config, gql, logger, uniqueSku } from "../../../test/harness.ts";
-import { createKafka, createProducer, ensureTopics, publish, type KafkaContext, type Producer } from "../../../common/kafka.ts";
+import { createKafka, createProducer, ensureTopics, type KafkaContext, type Producer } from "../../../common/kafka/client.ts";
+import { publish } from "../../../common/kafka/publish.ts";
 import { createEvent, stockChanged, type ProductEvent } from "../../../common/events.ts";
 import { runCacheRefreshConsumer } from "../src/cache/refresh-consumer.ts";
 import { cacheKeys } from "../src/cache/options.ts";

@@ -3,7 +3,8 @@
 
 import { z } from "zod";
 import type { KafkaMessage } from "kafkajs";
-import { createConsumer, runBatches, type KafkaContext, type Producer } from "../../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../../common/kafka/client.ts";
+import { createConsumer, runBatches } from "../../../../common/kafka/consumer.ts";
 import type { Logger } from "../../../../common/logger.ts";
 import type { PrismaClient } from "../../../../common/prisma.ts";
 import { dlqTopic, type FlashOrderPlaced } from "../../../../common/events.ts";

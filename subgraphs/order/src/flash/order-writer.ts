@@ -1,9 +1,10 @@
 // Runs in the order process: flash orders are rows of the order subgraph's tables, written off the purchase path.
 
-import type { PrismaClient } from "../../../../common/prisma.ts";
+import { Prisma, type PrismaClient } from "../../../../common/prisma.ts";
 import type { FlashOrderPlaced } from "../../../../common/events.ts";
 import { toOrderRecord } from "../../../../common/orders/order-record.ts";
 import { orderStatusChanged } from "../transitions.ts";
+import { outboxInsertSql } from "../../../../common/outbox.ts";
 
 /**
  * Writes flash orders as RESERVED orders with the ids the buyers were given, in ONE statement per batch: the
@@ -45,8 +46,7 @@ export async function writeFlashOrders(prisma: PrismaClient, placed: readonly Fl
       INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
       SELECT i.id, i.product_id, i.quantity, i.unit_price_cents FROM input i JOIN inserted USING (id)
     ), events AS (
-      INSERT INTO outbox_events (event_id, topic, key, type, payload)
-      SELECT (i.event->>'id')::uuid, 'order', i.id::text, 'OrderStatusChanged', i.event FROM input i JOIN inserted USING (id)
+      ${outboxInsertSql({ topic: "order", envelopes: Prisma.sql`SELECT i.event FROM input i JOIN inserted USING (id)` })}
     )
     SELECT count(*)::int AS inserted FROM inserted`;
   return result?.inserted ?? 0;

@@ -1,4 +1,6 @@
-import { PermanentEventError, runConsumer, type KafkaContext, type Producer } from "../../../../common/kafka.ts";
+import type { KafkaContext, Producer } from "../../../../common/kafka/client.ts";
+import { PermanentEventError } from "../../../../common/kafka/retry.ts";
+import { runConsumer } from "../../../../common/kafka/consumer.ts";
 import type { Logger } from "../../../../common/logger.ts";
 import type { ProductEvent, InventoryEvent } from "../../../../common/events.ts";
 import { uuid } from "../../../../common/validation.ts";

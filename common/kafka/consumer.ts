@@ -1,101 +1,8 @@
-import { Kafka, logLevel, CompressionTypes, Partitioners, type Producer, type Consumer, type Message, type LogEntry, type KafkaMessage, type EachBatchPayload } from "kafkajs";
-import type { Logger } from "./logger.ts";
-import { TOPICS, dlqTopic, isEventEnvelope, type EventEnvelope, type TopicEvents, type TopicName } from "./events.ts";
-
-export type { Producer, Consumer };
-
-export interface KafkaOptions {
-  brokers: string[];
-  clientId: string;
-  logger: Logger;
-  /** Prefix of every topic name (default ""). */
-  topicPrefix?: string;
-}
-
-export interface KafkaContext {
-  kafka: Kafka;
-  topic: (name: string) => string;
-}
-
-const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
-  [logLevel.ERROR]: "error",
-  [logLevel.WARN]: "warn",
-  [logLevel.INFO]: "info",
-  [logLevel.DEBUG]: "debug",
-};
-
-export function createKafka({ brokers, clientId, logger, topicPrefix = "" }: KafkaOptions): KafkaContext {
-  const kafkaLogger = logger.child({ component: "kafkajs" });
-  const kafka = new Kafka({
-    clientId,
-    brokers,
-    connectionTimeout: 3_000,
-    requestTimeout: 10_000,
-    retry: { initialRetryTime: 100, retries: 5, maxRetryTime: 2_000 },
-    logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log }: LogEntry) => {
-        const { message, ...extra } = log;
-        kafkaLogger[LEVELS[level] ?? "info"](extra, message);
-      },
-  });
-  return { kafka, topic: (name) => `${topicPrefix}${name}` };
-}
-
-/** Creates every platform topic and its dead-letter topic with an explicit partition count; existing ones are kept. */
-export async function ensureTopics(ctx: KafkaContext, partitions: number, names: readonly string[] = TOPICS): Promise<void> {
-  const admin = ctx.kafka.admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const wanted = names.flatMap((n) => [ctx.topic(n), ctx.topic(dlqTopic(n))]).filter((t) => !existing.has(t));
-    if (wanted.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: wanted.map((topic) => ({ topic, numPartitions: topic.endsWith(".dlq") ? 1 : partitions, replicationFactor: 1 })),
-      });
-    }
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-/**
- * One request in flight per broker keeps each key's events in order across retries. Delivery is at
- * least once (kafkajs's idempotent mode wants unbounded retries, which would hang callers while Kafka
- * is down); every consumer deduplicates by event id.
- */
-export async function createProducer(ctx: KafkaContext): Promise<Producer> {
-  const producer = ctx.kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  return producer;
-}
-
-/** A Kafka message for an event: keyed by aggregate id, with its type and id as headers; `value` is its JSON. */
-export function eventMessage(event: Pick<EventEnvelope, "id" | "type" | "aggregateId">, value: string): Message {
-  return { key: event.aggregateId, value, headers: { "event-type": event.type, "event-id": event.id } };
-}
-
-export function toMessage(event: EventEnvelope): Message {
-  return eventMessage(event, JSON.stringify(event));
-}
-
-/** Publishes typed events, grouped by topic, in one request (kafkajs has no linger: batch here). */
-export async function publish<T extends TopicName>(
-  ctx: KafkaContext,
-  producer: Producer,
-  topic: T,
-  events: TopicEvents[T][],
-): Promise<void> {
-  if (events.length === 0) return;
-  await producer.send({ topic: ctx.topic(topic), acks: -1, compression: CompressionTypes.None, messages: events.map(toMessage) });
-}
-
-/** An error that retrying cannot fix; the consumer sends the message to the dead-letter topic at once. */
-export class PermanentEventError extends Error {
-  override name = "PermanentEventError";
-}
+import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs";
+import type { Logger } from "../logger.ts";
+import { dlqTopic, isEventEnvelope, type EventEnvelope, type TopicEvents, type TopicName } from "../events.ts";
+import type { KafkaContext } from "./client.ts";
+import { isRetriable } from "./retry.ts";
 
 export interface ConsumerOptions<T extends TopicName> {
   ctx: KafkaContext;
@@ -148,8 +55,8 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Runs a consumer group whose handler must be idempotent (events are delivered at least once).
- * Retriable failures are retried with exponential backoff; a malformed event, a `PermanentEventError`
- * or one that keeps failing is sent to `<topic>.dlq` with the error, and the consumer moves on.
+ * Retriable failures (`isRetriable`) are retried with exponential backoff; a malformed event, one whose error
+ * is not retriable or one that keeps failing is sent to `<topic>.dlq` with the error, and the consumer moves on.
  */
 export async function runConsumer<T extends TopicName>(options: ConsumerOptions<T>): Promise<{ close: () => Promise<void> }> {
   const { ctx, producer, groupId, topics, logger, handle } = options;
@@ -187,7 +94,7 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
         await handle(event as TopicEvents[T], { topic: byFullName.get(topic)!, partition, offset: message.offset });
         return;
       } catch (error) {
-        const permanent = error instanceof PermanentEventError;
+        const permanent = !isRetriable(error);
         if (permanent || attempt >= maxAttempts) {
           return deadLetter(topic, message, `${permanent ? "permanent" : `failed ${attempt} times`}: ${String(error)}`);
         }
