@@ -34,15 +34,28 @@ const redis = createRedis(config.REDIS_URL);
 try {
   const admin = await signClientToken(config.JWT_SECRET, `bench-admin-${randomUUID()}`, ["admin"]);
   const call = async (query: string, variables: object) => {
-    const res = await fetch(platform.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${admin}` }, body: JSON.stringify({ query, variables }) });
+    const res = await fetch(platform.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${admin}` },
+      body: JSON.stringify({ query, variables }),
+    });
     const json = (await res.json()) as { data?: any; errors?: unknown };
     if (json.errors) throw new Error(JSON.stringify(json.errors));
     return json.data;
   };
   const product = async () =>
-    (await call(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
-      input: { sku: `FLASH-${randomUUID().slice(0, 8)}`, name: "Bench drop", description: "bench:flash", priceCents: 10_000, currency: "USD", initialStock: QUANTITY * 2 },
-    })).createProduct.id as string;
+    (
+      await call(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
+        input: {
+          sku: `FLASH-${randomUUID().slice(0, 8)}`,
+          name: "Bench drop",
+          description: "bench:flash",
+          priceCents: 10_000,
+          currency: "USD",
+          initialStock: QUANTITY * 2,
+        },
+      })
+    ).createProduct.id as string;
   const [warm, viaRouter, direct] = [await product(), await product(), await product()];
   const sale = (
     await call(`mutation($input: CreateFlashSaleInput!) { createFlashSale(input: $input) { id } }`, {
@@ -70,7 +83,16 @@ try {
     const starts = new WeakMap<object, number>();
     const query = `mutation($input: FlashPurchaseInput!) { flashPurchase(input: $input) { id status totalCents } }`;
     const cpuBefore = platform.cpu();
-    return new Promise<{ name: string; rps: number; p50: number; p95: number; p99: number; codes: Map<string, number>; attempts: number; cpuPerAttempt: Record<string, number> }>((resolve, reject) => {
+    return new Promise<{
+      name: string;
+      rps: number;
+      p50: number;
+      p95: number;
+      p99: number;
+      codes: Map<string, number>;
+      attempts: number;
+      cpuPerAttempt: Record<string, number>;
+    }>((resolve, reject) => {
       autocannon(
         {
           url,
@@ -85,11 +107,20 @@ try {
                 const user = attempt % USERS;
                 starts.set(context, performance.now());
                 const input = { flashSaleId: sale, productId, quantity: 1, idempotencyKey: randomUUID() };
-                return { ...req, headers: { "content-type": "application/json", ...headersFor(user) }, body: JSON.stringify({ query, variables: { input } }) };
+                return {
+                  ...req,
+                  headers: { "content-type": "application/json", ...headersFor(user) },
+                  body: JSON.stringify({ query, variables: { input } }),
+                };
               },
               onResponse: (status, body, context) => {
                 latencies.push(performance.now() - (starts.get(context) ?? performance.now()));
-                const code = status !== 200 ? `HTTP_${status}` : /"status":"RESERVED"/.test(body) ? "RESERVED" : (/"code":"([A-Z_]+)"/.exec(body)?.[1] ?? "UNKNOWN");
+                const code =
+                  status !== 200
+                    ? `HTTP_${status}`
+                    : /"status":"RESERVED"/.test(body)
+                      ? "RESERVED"
+                      : (/"code":"([A-Z_]+)"/.exec(body)?.[1] ?? "UNKNOWN");
                 codes.set(code, (codes.get(code) ?? 0) + 1);
               },
             },
@@ -100,8 +131,19 @@ try {
           latencies.sort((a, b) => a - b);
           const attempts = latencies.length;
           const cpuAfter = platform.cpu();
-          const cpuPerAttempt = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, (cpuAfter[k]! - (cpuBefore[k] ?? 0)) / Math.max(1, attempts)]));
-          resolve({ name, rps: attempts / duration, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), codes, attempts: attempts + result.errors, cpuPerAttempt });
+          const cpuPerAttempt = Object.fromEntries(
+            Object.keys(cpuAfter).map((k) => [k, (cpuAfter[k]! - (cpuBefore[k] ?? 0)) / Math.max(1, attempts)]),
+          );
+          resolve({
+            name,
+            rps: attempts / duration,
+            p50: percentile(latencies, 50),
+            p95: percentile(latencies, 95),
+            p99: percentile(latencies, 99),
+            codes,
+            attempts: attempts + result.errors,
+            cpuPerAttempt,
+          });
         },
       );
     });
@@ -116,7 +158,8 @@ try {
   // Operations and requests the router sent to flash-sale so far (router_subgraph_batch_size on its /metrics).
   const batching = async () => {
     const text = await (await fetch(`http://127.0.0.1:${platform.ports.router}/metrics`)).text();
-    const value = (series: string) => Number(new RegExp(`^router_subgraph_batch_size_${series}\\{[^}]*subgraph="flash-sale"[^}]*\\} (\\S+)`, "m").exec(text)?.[1] ?? 0);
+    const value = (series: string) =>
+      Number(new RegExp(`^router_subgraph_batch_size_${series}\\{[^}]*subgraph="flash-sale"[^}]*\\} (\\S+)`, "m").exec(text)?.[1] ?? 0);
     return { operations: value("sum"), requests: value("count") };
   };
   const perRequest: string[] = [];
@@ -130,10 +173,19 @@ try {
     // Direct calls carry what the router would forward: the identity signed with INTERNAL_SECRET (valid 60 s).
     const internal = users.map((u) => signInternalIdentity({ user: { id: u, roles: [], isAdmin: false } }, config.INTERNAL_SECRET));
     log.info({ round, duration: DURATION, connections: CONNECTIONS }, "flash-sale subgraph directly");
-    const directRound = await runPhase(ROUNDS > 1 ? `subgraph #${round}` : "subgraph", subgraphUrl, direct, (user) => ({ [IDENTITY_HEADER]: internal[user]!, "x-client-ip": "127.0.0.1" }), DURATION);
+    const directRound = await runPhase(
+      ROUNDS > 1 ? `subgraph #${round}` : "subgraph",
+      subgraphUrl,
+      direct,
+      (user) => ({ [IDENTITY_HEADER]: internal[user]!, "x-client-ip": "127.0.0.1" }),
+      DURATION,
+    );
     rounds.push([viaRouterRun, directRound]);
   }
-  const total = (runs: Awaited<ReturnType<typeof runPhase>>[]) => ({ rps: runs.reduce((sum, r) => sum + r.rps, 0) / runs.length, reserved: runs.reduce((sum, r) => sum + (r.codes.get("RESERVED") ?? 0), 0) });
+  const total = (runs: Awaited<ReturnType<typeof runPhase>>[]) => ({
+    rps: runs.reduce((sum, r) => sum + r.rps, 0) / runs.length,
+    reserved: runs.reduce((sum, r) => sum + (r.codes.get("RESERVED") ?? 0), 0),
+  });
   const routed = total(rounds.map((r) => r[0]!));
   const directRun = total(rounds.map((r) => r[1]!));
 
@@ -141,16 +193,25 @@ try {
   const verify = async (productId: string, reserved: number) => {
     const [sold, remaining] = (await redis.hmget(itemKeys(sale, productId).item, "sold", "remaining")).map(Number) as [number, number];
     const pgSold = async () =>
-      (await prisma.$queryRaw<{ units: number }[]>`
+      (
+        await prisma.$queryRaw<{ units: number }[]>`
         SELECT coalesce(sum(i.quantity), 0)::int AS units FROM orders o JOIN order_items i ON i.order_id = o.id
-        WHERE o.flash_sale_id = ${sale}::uuid AND i.product_id = ${productId}::uuid AND o.status NOT IN ('CANCELLED', 'EXPIRED')`)[0]!.units;
+        WHERE o.flash_sale_id = ${sale}::uuid AND i.product_id = ${productId}::uuid AND o.status NOT IN ('CANCELLED', 'EXPIRED')`
+      )[0]!.units;
     const started = Date.now();
     let pg = await pgSold();
     while (pg < sold && Date.now() - started < 60_000) {
       await new Promise((r) => setTimeout(r, 250));
       pg = await pgSold();
     }
-    return { redisSold: sold, remaining, pgSold: pg, buyersTold: reserved, catchUpMs: Date.now() - started, ok: sold <= QUANTITY && sold + remaining === QUANTITY && pg === sold && reserved <= sold && sold <= reserved + CONNECTIONS * ROUNDS };
+    return {
+      redisSold: sold,
+      remaining,
+      pgSold: pg,
+      buyersTold: reserved,
+      catchUpMs: Date.now() - started,
+      ok: sold <= QUANTITY && sold + remaining === QUANTITY && pg === sold && reserved <= sold && sold <= reserved + CONNECTIONS * ROUNDS,
+    };
   };
   const checks = { router: await verify(viaRouter, routed.reserved), subgraph: await verify(direct, directRun.reserved) };
 
@@ -159,19 +220,30 @@ try {
   console.log(`sale rate limit ${env.FLASH_SALE_RATE}/s, per-IP limit ${env.FLASH_IP_RATE}/s, ${config.KAFKA_PARTITIONS} partitions\n`);
   console.log("target       attempts/s   p50 ms   p95 ms   p99 ms   answers");
   for (const r of rounds.flat()) {
-    const answers = [...r.codes].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(", ");
-    console.log(`${r.name.padEnd(12)} ${fmt(r.rps).padStart(10)} ${fmt(r.p50).padStart(8)} ${fmt(r.p95).padStart(8)} ${fmt(r.p99).padStart(8)}   ${answers}`);
+    const answers = [...r.codes]
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, n]) => `${c} ${n}`)
+      .join(", ");
+    console.log(
+      `${r.name.padEnd(12)} ${fmt(r.rps).padStart(10)} ${fmt(r.p50).padStart(8)} ${fmt(r.p95).padStart(8)} ${fmt(r.p99).padStart(8)}   ${answers}`,
+    );
   }
   console.log(`\nrouter / subgraph throughput: ${(routed.rps / directRun.rps).toFixed(2)}`);
   console.log(`operations per router request to flash-sale (subgraph batching): ${perRequest.join(", ")}`);
   console.log("\nCPU ms per attempt (2 cores = 2,000 ms of CPU per second):");
   for (const r of rounds.flat()) {
     const cpu = Object.values(r.cpuPerAttempt).reduce((a, b) => a + b, 0);
-    const parts = Object.entries(r.cpuPerAttempt).sort((a, b) => b[1] - a[1]).filter(([, ms]) => ms >= 0.005).map(([k, ms]) => `${k} ${ms.toFixed(2)}`).join(", ");
+    const parts = Object.entries(r.cpuPerAttempt)
+      .sort((a, b) => b[1] - a[1])
+      .filter(([, ms]) => ms >= 0.005)
+      .map(([k, ms]) => `${k} ${ms.toFixed(2)}`)
+      .join(", ");
     console.log(`${r.name.padEnd(12)} total ${cpu.toFixed(2)}: ${parts}`);
   }
   for (const [name, c] of Object.entries(checks)) {
-    console.log(`no oversell (${name}): Redis sold ${c.redisSold} + remaining ${c.remaining} = ${QUANTITY}? sold <= quantity? PostgreSQL ${c.pgSold} after ${c.catchUpMs} ms; buyers told RESERVED ${c.buyersTold} (+ up to ${CONNECTIONS * ROUNDS} answers in flight at the stops) -> ${c.ok ? "OK" : "FAILED"}`);
+    console.log(
+      `no oversell (${name}): Redis sold ${c.redisSold} + remaining ${c.remaining} = ${QUANTITY}? sold <= quantity? PostgreSQL ${c.pgSold} after ${c.catchUpMs} ms; buyers told RESERVED ${c.buyersTold} (+ up to ${CONNECTIONS * ROUNDS} answers in flight at the stops) -> ${c.ok ? "OK" : "FAILED"}`,
+    );
   }
   process.exitCode = Object.values(checks).every((c) => c.ok) ? 0 : 1;
 } finally {

@@ -33,7 +33,11 @@ const platform = TARGET ? null : await startPlatform(env, { MAIL_DIR: mailDir, E
 const url = TARGET ?? platform!.url;
 
 async function graphql(query: string, variables: Record<string, unknown>, token: string) {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await response.json()) as { data?: any; errors?: unknown[] };
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
@@ -42,7 +46,16 @@ async function graphql(query: string, variables: Record<string, unknown>, token:
 const admin = await signClientToken(config.JWT_SECRET, "bench-admin", ["admin"]);
 const { createProduct: product } = await graphql(
   `mutation($input: CreateProductInput!) { createProduct(input: $input) { id priceCents priceVersion } }`,
-  { input: { sku: `BENCH-ORD-${randomUUID().slice(0, 8)}`, name: "Order bench item", description: "", priceCents: 1_500, currency: "USD", initialStock: STOCK } },
+  {
+    input: {
+      sku: `BENCH-ORD-${randomUUID().slice(0, 8)}`,
+      name: "Order bench item",
+      description: "",
+      priceCents: 1_500,
+      currency: "USD",
+      initialStock: STOCK,
+    },
+  },
   admin,
 );
 const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => signClientToken(config.JWT_SECRET, `bench-buyer-${i}`)));
@@ -79,8 +92,15 @@ async function fire(connections: number, duration: number): Promise<{ tally: Tal
         setupRequest: (request, context) => {
           const n = sequence++;
           (context as { sentAt?: number }).sentAt = performance.now();
-          const input = { idempotencyKey: `${runId}-${n}`, items: [{ productId: product.id, quantity: 1, expectedPriceCents: product.priceCents, priceVersion: product.priceVersion }] };
-          return { ...request, headers: { ...request.headers, authorization: `Bearer ${tokens[n % USERS]}` }, body: JSON.stringify({ query: PLACE, variables: { input } }) };
+          const input = {
+            idempotencyKey: `${runId}-${n}`,
+            items: [{ productId: product.id, quantity: 1, expectedPriceCents: product.priceCents, priceVersion: product.priceVersion }],
+          };
+          return {
+            ...request,
+            headers: { ...request.headers, authorization: `Bearer ${tokens[n % USERS]}` },
+            body: JSON.stringify({ query: PLACE, variables: { input } }),
+          };
         },
         onResponse: (status, body, context) => {
           tally.latencies.push(performance.now() - ((context as { sentAt?: number }).sentAt ?? performance.now()));
@@ -125,7 +145,8 @@ const checks = {
   "available + reserved + sold unchanged": stock.available + stock.reserved + stock.sold === STOCK,
   "reserved == quantity of RESERVED/PAID orders": stock.reserved === heldUnits,
   "Redis counters == PostgreSQL counters": live[0] === stock.available && live[1] === stock.reserved && live[2] === stock.sold,
-  [`orders == successful answers (+ up to ${unanswered} cut off at the deadline)`]: orders >= reservedByBench && orders <= reservedByBench + unanswered,
+  [`orders == successful answers (+ up to ${unanswered} cut off at the deadline)`]:
+    orders >= reservedByBench && orders <= reservedByBench + unanswered,
 };
 await prisma.$disconnect();
 redis.disconnect();

@@ -6,7 +6,7 @@ import { loadConfig } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
 import { SUBGRAPHS } from "../schema/compose.ts";
 import { infraUp, ROOT } from "../scripts/env.ts";
-import { freePort } from "../scripts/ports.ts";
+import { freePort } from "../common/ports.ts";
 import { prepare } from "../scripts/prepare.ts";
 
 /**
@@ -30,7 +30,16 @@ export async function benchEnv(logger: Logger, extra: Record<string, string> = {
   const redisUrl = new URL(env.REDIS_URL ?? "redis://127.0.0.1:6379");
   redisUrl.pathname = `/${process.env.BENCH_REDIS_DB ?? 15}`;
   rmSync(BENCH_MAIL_DIR, { recursive: true, force: true });
-  Object.assign(env, { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl.toString(), MAIL_DIR: BENCH_MAIL_DIR, KAFKA_TOPIC_PREFIX: "bench.", NODE_ENV: "production", LOG_LEVEL: "error", SEED: "false", ...extra });
+  Object.assign(env, {
+    DATABASE_URL: dbUrl.toString(),
+    REDIS_URL: redisUrl.toString(),
+    MAIL_DIR: BENCH_MAIL_DIR,
+    KAFKA_TOPIC_PREFIX: "bench.",
+    NODE_ENV: "production",
+    LOG_LEVEL: "error",
+    SEED: "false",
+    ...extra,
+  });
   await prepare(loadConfig(env), logger);
   const db = new pg.Client({ connectionString: dbUrl.toString() });
   await db.connect();
@@ -73,7 +82,9 @@ const ENTRIES: Record<string, { entry: string; portEnv: string }> = {
  * consume this run's events in its consumer groups and skew every number, so they are stopped first.
  */
 function stopOrphans() {
-  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map(Number)) {
+  for (const pid of readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)) {
     try {
       const ppid = Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
       if (ppid === 1 && readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes("KAFKA_TOPIC_PREFIX=bench.")) process.kill(pid, "SIGKILL");
@@ -97,9 +108,17 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
   childEnv.PORT = String(ports.router);
   const children = new Map<string, ChildProcess>();
   // BENCH_PROFILE=<service>[,<service>...] writes a V8 CPU profile of each to .infra/profiles when it stops.
-  const profile = (name: string) => (process.env.BENCH_PROFILE?.split(",").includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}.infra/profiles`] : []);
+  const profile = (name: string) =>
+    process.env.BENCH_PROFILE?.split(",").includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}.infra/profiles`] : [];
   const run = (name: string, entry: string) =>
-    children.set(name, spawn(process.execPath, [...profile(name), "--import", "tsx", `${ROOT}${entry}`], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }));
+    children.set(
+      name,
+      spawn(process.execPath, [...profile(name), "--import", "tsx", `${ROOT}${entry}`], {
+        env: childEnv,
+        cwd: ROOT,
+        stdio: ["ignore", "inherit", "inherit"],
+      }),
+    );
   // The services go down with the bench, however it ends (a signal, an error, Ctrl-C).
   const killAll = () => children.forEach((child) => child.exitCode === null && child.kill("SIGKILL"));
   process.once("exit", killAll);
@@ -156,4 +175,5 @@ export function cpuMsOf(pid: number): number {
 }
 
 /** Percentile of an ascending-sorted array. */
-export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+export const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0;

@@ -6,7 +6,7 @@ import { createLogger } from "../common/logger.ts";
 import { createPrisma } from "../common/prisma.ts";
 import { infraUp, ROOT } from "../scripts/env.ts";
 import { waitFor } from "./platform.ts";
-import { freePort } from "../scripts/ports.ts";
+import { freePort } from "../common/ports.ts";
 import { prepare } from "../scripts/prepare.ts";
 import { createProductStore } from "../subgraphs/product/src/products.ts";
 
@@ -33,7 +33,10 @@ const ids = await ensureCatalogue(env.DATABASE_URL!);
 const randomId = () => ids[Math.floor(Math.random() * ids.length)];
 /** What the issue asks for goes through the router; the last row shows the product subgraph's own share. */
 const SCENARIOS: Record<string, { target: "router" | "product"; body: () => object }> = {
-  "products(first: 20) + stock": { target: "router", body: () => ({ query: "{ products(first: 20) { nodes { name priceCents stock { available } } } }" }) },
+  "products(first: 20) + stock": {
+    target: "router",
+    body: () => ({ query: "{ products(first: 20) { nodes { name priceCents stock { available } } } }" }),
+  },
   "product(id) + stock": {
     target: "router",
     body: () => ({ query: "query($id: ID!) { product(id: $id) { name priceCents stock { available } } }", variables: { id: randomId() } }),
@@ -45,7 +48,10 @@ const SCENARIOS: Record<string, { target: "router" | "product"; body: () => obje
 };
 
 type Run = Awaited<ReturnType<typeof measure>>;
-interface Row extends Run { scenario: string; cache: "off" | "on" }
+interface Row extends Run {
+  scenario: string;
+  cache: "off" | "on";
+}
 const stacks = { off: await startStack(false), on: await startStack(true) };
 const rows: Row[] = [];
 try {
@@ -68,7 +74,14 @@ async function ensureCatalogue(databaseUrl: string): Promise<string[]> {
   const prisma = createPrisma(databaseUrl);
   const store = createProductStore(prisma);
   for (let i = await prisma.product.count(); i < CATALOGUE_SIZE; i++) {
-    await store.create({ sku: `BENCH-${i}-${randomUUID().slice(0, 6)}`, name: `Bench item ${i}`, description: "Read benchmark", priceCents: 100 + i, currency: "USD", initialStock: 1_000 });
+    await store.create({
+      sku: `BENCH-${i}-${randomUUID().slice(0, 6)}`,
+      name: `Bench item ${i}`,
+      description: "Read benchmark",
+      priceCents: 100 + i,
+      currency: "USD",
+      initialStock: 1_000,
+    });
   }
   const rows = await prisma.product.findMany({ select: { id: true }, take: CATALOGUE_SIZE });
   await prisma.$disconnect();
@@ -88,7 +101,10 @@ async function startStack(cacheEnabled: boolean) {
     INVENTORY_URL: `http://127.0.0.1:${inventory}/graphql`,
   };
   const children: ChildProcess[] = [];
-  const run = (entry: string) => children.push(spawn(process.execPath, ["--import", "tsx", `${ROOT}${entry}`], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }));
+  const run = (entry: string) =>
+    children.push(
+      spawn(process.execPath, ["--import", "tsx", `${ROOT}${entry}`], { env: childEnv, cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] }),
+    );
   run("subgraphs/product/src/main.ts");
   run("subgraphs/inventory/src/main.ts");
   await Promise.all([product, inventory].map((port) => waitFor(`http://127.0.0.1:${port}/health`)));
@@ -118,7 +134,9 @@ async function load(url: string, body: () => object, duration: number) {
     url,
     connections: CONNECTIONS,
     duration,
-    requests: [{ method: "POST", headers: { "content-type": "application/json" }, setupRequest: (req) => ({ ...req, body: JSON.stringify(body()) }) }],
+    requests: [
+      { method: "POST", headers: { "content-type": "application/json" }, setupRequest: (req) => ({ ...req, body: JSON.stringify(body()) }) },
+    ],
   });
 }
 
@@ -170,7 +188,10 @@ function report(results: Row[]) {
     "",
     "| scenario | cache | req/s | p50 ms | p99 ms | product DB queries / request | L1 hit rate | errors |",
     "|---|---|---:|---:|---:|---:|---:|---:|",
-    ...results.map((r) => `| ${r.scenario} | ${r.cache} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.dbPerRequest.toFixed(3)} | ${(r.l1HitRate * 100).toFixed(1)}% | ${r.errors} |`),
+    ...results.map(
+      (r) =>
+        `| ${r.scenario} | ${r.cache} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.dbPerRequest.toFixed(3)} | ${(r.l1HitRate * 100).toFixed(1)}% | ${r.errors} |`,
+    ),
     "",
   ];
   for (const scenario of Object.keys(SCENARIOS)) {

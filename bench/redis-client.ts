@@ -30,7 +30,10 @@ if (!mode) {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const m of MODES) {
       const line = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), m], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, BENCH_REDIS_URL: url.toString() } });
+        const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), m], {
+          stdio: ["ignore", "pipe", "inherit"],
+          env: { ...process.env, BENCH_REDIS_URL: url.toString() },
+        });
         let out = "";
         child.stdout.on("data", (d: Buffer) => (out += d.toString()));
         child.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${m} exited with ${code}`))));
@@ -40,10 +43,7 @@ if (!mode) {
   }
 } else {
   const url = process.env.BENCH_REDIS_URL!;
-  const redis =
-    mode === "corked"
-      ? createRedis(url)
-      : new Redis(url, { commandTimeout: 2_000, enableAutoPipelining: mode === "autopipe" });
+  const redis = mode === "corked" ? createRedis(url) : new Redis(url, { commandTimeout: 2_000, enableAutoPipelining: mode === "autopipe" });
   const purchase = defineScript(redis, "flash_purchase");
   await redis.hset("{bench}:item", { remaining: 1e9, ended: "0", startsAt: 0, endsAt: 9e15, limit: 1e9, price: 100, product: "p", currency: "USD" });
 
@@ -53,7 +53,9 @@ if (!mode) {
   let scavengeMs = 0;
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      if (measuring && (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) (scavenges++, (scavengeMs += e.duration));
+      if (!measuring || (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MINOR) continue;
+      scavenges++;
+      scavengeMs += e.duration;
     }
   }).observe({ entryTypes: ["gc"] });
 
@@ -61,9 +63,17 @@ if (!mode) {
     Promise.all([
       redis.call("SET", `{bench}:p:${i}`, "x", "EX", 60, "NX", "GET"),
       redis.exists(`{bench}:r:${i}`),
-      purchase(["{bench}:item", "{bench}:users", `{bench}:r:${i}`, "{bench}:expiry"], [`o${i}`, `u${i}`, 1, "h", Date.now(), Date.now() + 60_000, 1e9, 1e9, "{bench}:ch", `k${i}`]),
+      purchase(
+        ["{bench}:item", "{bench}:users", `{bench}:r:${i}`, "{bench}:expiry"],
+        [`o${i}`, `u${i}`, 1, "h", Date.now(), Date.now() + 60_000, 1e9, 1e9, "{bench}:ch", `k${i}`],
+      ),
     ]);
-  const until = (ms: number) => Promise.all(Array.from({ length: CONNECTIONS }, async () => { while (Date.now() < ms) await group(n++); }));
+  const until = (ms: number) =>
+    Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (Date.now() < ms) await group(n++);
+      }),
+    );
 
   await until(Date.now() + 2_000);
   measuring = true;

@@ -20,8 +20,7 @@ export interface SubscriberWorkerData {
 }
 
 export type SubscriberWorkerMessage =
-  | { type: "ready"; failed: number; firstError?: string }
-  | { type: "done"; latencies: Float64Array; dropped: number; errors: number };
+  { type: "ready"; failed: number; firstError?: string } | { type: "done"; latencies: Float64Array; dropped: number; errors: number };
 
 const { url, query, productId, subscribers } = workerData as SubscriberWorkerData;
 const port = parentPort!;
@@ -83,7 +82,8 @@ function connect() {
     if (frame.indexOf(NEXT) >= 0) {
       if (first) return settle(false);
       const latency = latencyOf(frame, now);
-      if (latency === undefined) errors++; // a result with errors and no data
+      if (latency === undefined)
+        errors++; // a result with errors and no data
       else record(latency);
     } else if (frame.indexOf(ACK) >= 0) {
       socket.send(subscribeFrame);

@@ -64,7 +64,9 @@ await Promise.all(
         headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
         body: JSON.stringify({
           query: `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }`,
-          variables: { input: { idempotencyKey: randomUUID(), items: [{ productId: product.id, quantity: 1, expectedPriceCents: 1_000, priceVersion: 1 }] } },
+          variables: {
+            input: { idempotencyKey: randomUUID(), items: [{ productId: product.id, quantity: 1, expectedPriceCents: 1_000, priceVersion: 1 }] },
+          },
         }),
       });
       const body = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };

@@ -36,7 +36,12 @@ export function encodeBatch(entries: readonly { headers: Record<string, string>;
 
 /** Whether a parsed request body is a batch a subgraph runs: 1 to MAX_BATCH `{ headers, body }` objects. */
 export function isBatch(body: unknown): body is BatchEntry[] {
-  return Array.isArray(body) && body.length > 0 && body.length <= MAX_BATCH && body.every((e) => typeof e?.headers === "object" && e.headers !== null && "body" in e);
+  return (
+    Array.isArray(body) &&
+    body.length > 0 &&
+    body.length <= MAX_BATCH &&
+    body.every((e) => typeof e?.headers === "object" && e.headers !== null && "body" in e)
+  );
 }
 
 /** Whether one element of a batch's answer has the `{ status, body }` shape. */

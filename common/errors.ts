@@ -41,8 +41,7 @@ export function appError(code: ErrorCode, message: string, extensions: Record<st
 export const unauthenticated = (message = "Sign in to do this.") => appError(ErrorCode.UNAUTHENTICATED, message);
 export const forbidden = (message = "You are not allowed to do this.") => appError(ErrorCode.FORBIDDEN, message);
 export const notFound = (what: string) => appError(ErrorCode.NOT_FOUND, `${what} does not exist.`);
-export const badInput = (field: string, message: string) =>
-  appError(ErrorCode.BAD_USER_INPUT, message, { field });
+export const badInput = (field: string, message: string) => appError(ErrorCode.BAD_USER_INPUT, message, { field });
 
 export function isPublicCode(code: unknown): boolean {
   return typeof code === "string" && PUBLIC_CODES.has(code);

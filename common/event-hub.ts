@@ -14,12 +14,7 @@ type Listener<E> = (event: E) => void;
  * happens from now on, and each subscription reads its starting value from the store itself. (kafkajs
  * would only resolve "the end" at its first fetch after joining, losing what was published in between.)
  */
-export async function createEventHub<T extends TopicName>(options: {
-  ctx: KafkaContext;
-  topics: T[];
-  service: string;
-  logger: Logger;
-}) {
+export async function createEventHub<T extends TopicName>(options: { ctx: KafkaContext; topics: T[]; service: string; logger: Logger }) {
   const { ctx, topics, logger } = options;
   const listeners = new Map<string, Set<Listener<never>>>();
   const byFullName = new Map<string, T>(topics.map((t) => [ctx.topic(t), t]));

@@ -64,7 +64,10 @@ export type OrderEvent = EventEnvelope<"OrderStatusChanged", { order: OrderSnaps
 
 /** The payment saga. Key: the order id, so one order's payment events stay in order. */
 export type PaymentEvent =
-  | EventEnvelope<"PaymentRequested", { paymentId: string; orderId: string; userId: string; amountCents: number; currency: string; paymentToken: string }>
+  | EventEnvelope<
+      "PaymentRequested",
+      { paymentId: string; orderId: string; userId: string; amountCents: number; currency: string; paymentToken: string }
+    >
   | EventEnvelope<"PaymentSucceeded", { paymentId: string; orderId: string; providerRef: string }>
   | EventEnvelope<"PaymentFailed", { paymentId: string; orderId: string; reason: string }>
   | EventEnvelope<"PaymentRefundRequested", { paymentId: string; orderId: string; amountCents: number; currency: string; reason: string }>;

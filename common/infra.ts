@@ -10,20 +10,35 @@ import type { ReadinessCheck } from "./service.ts";
 type Lifecycle = ReturnType<typeof createLifecycle>;
 
 /** Connects the dependencies a service asks for, registers each for shutdown, and returns readiness checks. */
-export async function connectInfra(config: Config, logger: Logger, lifecycle: Lifecycle, service: string, needs: { redis?: boolean; relay?: RelayRole }) {
+export async function connectInfra(
+  config: Config,
+  logger: Logger,
+  lifecycle: Lifecycle,
+  service: string,
+  needs: { redis?: boolean; relay?: RelayRole },
+) {
   const prisma = lifecycle.add("prisma", createPrisma(config.DATABASE_URL), (p) => p.$disconnect());
   const readiness: ReadinessCheck[] = [{ name: "postgres", check: () => prisma.$queryRaw`SELECT 1` }];
   const redis = needs.redis ? lifecycle.add("redis", createRedis(config.REDIS_URL), (r) => r.quit()) : null;
   if (redis) readiness.push({ name: "redis", check: () => redis.ping() });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(","), clientId: service, logger, topicPrefix: config.KAFKA_TOPIC_PREFIX });
   const producer = lifecycle.add("kafka-producer", await createProducer(kafka), (p) => p.disconnect());
-  readiness.push({ name: "kafka", check: async () => {
-    const admin = kafka.kafka.admin();
-    await admin.connect();
-    try { await admin.describeCluster(); } finally { await admin.disconnect(); }
-  } });
+  readiness.push({
+    name: "kafka",
+    check: async () => {
+      const admin = kafka.kafka.admin();
+      await admin.connect();
+      try {
+        await admin.describeCluster();
+      } finally {
+        await admin.disconnect();
+      }
+    },
+  });
   const relay = needs.relay
-    ? lifecycle.add("outbox-relay", startOutboxRelay({ databaseUrl: config.DATABASE_URL, ctx: kafka, producer, logger, role: needs.relay }), (r) => r.close())
+    ? lifecycle.add("outbox-relay", startOutboxRelay({ databaseUrl: config.DATABASE_URL, ctx: kafka, producer, logger, role: needs.relay }), (r) =>
+        r.close(),
+      )
     : null;
   return { prisma, redis, kafka, producer, relay, readiness };
 }

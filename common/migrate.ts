@@ -25,7 +25,10 @@ export async function migrate(databaseUrl: string): Promise<string[]> {
       `SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
     );
     const applied = new Map(rows.map((r) => [r.migration_name, r.checksum]));
-    const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
     const done: string[] = [];
     for (const name of names) {
       const sql = await readFile(`${MIGRATIONS_DIR}${name}/migration.sql`, "utf8");

@@ -47,7 +47,13 @@ export interface SchemaServiceOptions<TContext extends BaseContext> {
 /** A service around one subgraph schema: `POST|GET /graphql` (also the router's batches), `/health`, `/ready`, `/metrics`. */
 export async function createSchemaService<TContext extends BaseContext>(options: SchemaServiceOptions<TContext>) {
   const { name, schema, logger } = options;
-  const shell = createHttpShell({ name, metrics: createMetrics(name), readiness: options.readiness, readyTimeoutMs: options.readyTimeoutMs, routes: options.routes });
+  const shell = createHttpShell({
+    name,
+    metrics: createMetrics(name),
+    readiness: options.readiness,
+    readyTimeoutMs: options.readyTimeoutMs,
+    routes: options.routes,
+  });
   const apollo = await startApollo<TContext>({
     source: { schema },
     httpServer: shell.httpServer,
@@ -57,7 +63,8 @@ export async function createSchemaService<TContext extends BaseContext>(options:
   });
   const contextFor = (req: RequestLike, res: ResponseLike) => options.context(baseContextFor(req, res, logger), headerOf(req));
   const viaApollo = createApolloHandler(apollo, contextFor);
-  const fast = !options.plugins?.length && options.fastPath !== false ? createFastPath({ schema, context: contextFor, record: shell.metrics.record }) : null;
+  const fast =
+    !options.plugins?.length && options.fastPath !== false ? createFastPath({ schema, context: contextFor, record: shell.metrics.record }) : null;
   /** One operation, as a request alone or one entry of a batch: the fast path when it can, Apollo Server otherwise. */
   const run = async (req: RequestLike, res: ResponseLike, body: unknown) => {
     if (!(fast && (await fast(req, res, body)))) await viaApollo(req, res, body);

@@ -20,9 +20,7 @@ export const SUPERGRAPH_FILE = `${ROOT}schema/supergraph.graphql`;
 
 /** Composes the subgraph SDL files into the supergraph SDL with Apollo's composition (Federation 2). */
 export function composeSupergraph(): string {
-  const result = composeServices(
-    SUBGRAPHS.map((s) => ({ name: s.name, url: s.url, typeDefs: parse(readFileSync(`${ROOT}${s.schema}`, "utf8")) })),
-  );
+  const result = composeServices(SUBGRAPHS.map((s) => ({ name: s.name, url: s.url, typeDefs: parse(readFileSync(`${ROOT}${s.schema}`, "utf8")) })));
   if (result.errors) throw new Error(`Composition failed:\n${result.errors.map((e) => e.message).join("\n")}`);
   return result.supergraphSdl;
 }

@@ -5,7 +5,13 @@ import { createProductStore } from "../subgraphs/product/src/products.ts";
 
 /** A small catalogue for trying the platform: things people queue for at 9:00. */
 export const DEMO_PRODUCTS = [
-  { sku: "TIX-ARENA-GA", name: "Arena concert — general admission", description: "Standing ticket, doors 18:00.", priceCents: 8900, initialStock: 500 },
+  {
+    sku: "TIX-ARENA-GA",
+    name: "Arena concert — general admission",
+    description: "Standing ticket, doors 18:00.",
+    priceCents: 8900,
+    initialStock: 500,
+  },
   { sku: "TIX-ARENA-VIP", name: "Arena concert — VIP", description: "Seated, lounge access, merch pack.", priceCents: 24900, initialStock: 50 },
   { sku: "SNK-RETRO-42", name: "Retro runner sneaker, size 42", description: "Limited colourway drop.", priceCents: 17900, initialStock: 120 },
   { sku: "SNK-RETRO-43", name: "Retro runner sneaker, size 43", description: "Limited colourway drop.", priceCents: 17900, initialStock: 120 },

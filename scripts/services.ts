@@ -3,7 +3,7 @@ import { loadConfig } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
 import { SUBGRAPHS } from "../schema/compose.ts";
 import { ROOT } from "./env.ts";
-import { freePort } from "./ports.ts";
+import { freePort } from "../common/ports.ts";
 
 type PortKey = "PORT" | "PRODUCT_PORT" | "INVENTORY_PORT" | "ORDER_PORT" | "FLASH_SALE_PORT";
 
@@ -91,7 +91,8 @@ export function createServices(options: ServicesOptions) {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (stopping) throw new Error(`stopped while waiting for ${name}`);
-      if (!running(child)) throw new Error(withOutput(name, `${name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it answered ${url}`));
+      if (!running(child))
+        throw new Error(withOutput(name, `${name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it answered ${url}`));
       try {
         if ((await fetch(url, { signal: AbortSignal.timeout(1_000) })).ok) return;
       } catch {

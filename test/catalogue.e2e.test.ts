@@ -21,7 +21,9 @@ async function createProduct(overrides: Record<string, unknown> = {}) {
 
 test("a product joined with its stock through the router, right after creation", async () => {
   const product = await createProduct({ initialStock: 42 });
-  const res = await stack.gql(`query($id: ID!) { product(id: $id) { id sku priceCents stock { productId available reserved sold } } }`, { id: product.id });
+  const res = await stack.gql(`query($id: ID!) { product(id: $id) { id sku priceCents stock { productId available reserved sold } } }`, {
+    id: product.id,
+  });
   expect(res.errors).toBeUndefined();
   expect(res.data!.product).toEqual({
     id: product.id,
@@ -127,7 +129,11 @@ test("invalid product input is BAD_USER_INPUT with the field, and creates nothin
   }
   expect(await stack.prisma.product.count({ where: { sku } })).toBe(0);
   const existing = await createProduct();
-  const duplicate = await stack.gql(CREATE, { input: { sku: existing.sku, name: "Dup", description: "", priceCents: 1, currency: "USD" } }, { token: admin });
+  const duplicate = await stack.gql(
+    CREATE,
+    { input: { sku: existing.sku, name: "Dup", description: "", priceCents: 1, currency: "USD" } },
+    { token: admin },
+  );
   expect(duplicate.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "sku" });
   const malformed = await stack.gql(`{ product(id: "nope") { id } }`);
   expect(malformed.errors?.[0]?.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "id" });

@@ -19,7 +19,9 @@ beforeAll(async () => {
   b = await startProductInstance({ cache: options });
   ids = [];
   for (let i = 0; i < 100; i++) {
-    ids.push((await a.store.create({ sku: uniqueSku("BATCH"), name: `Batch ${i}`, description: "", priceCents: i, currency: "USD", initialStock: i })).id);
+    ids.push(
+      (await a.store.create({ sku: uniqueSku("BATCH"), name: `Batch ${i}`, description: "", priceCents: i, currency: "USD", initialStock: i })).id,
+    );
   }
 }, 60_000);
 afterAll(() => Promise.all([a.close(), b.close()]));

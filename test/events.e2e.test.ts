@@ -24,8 +24,12 @@ test("creating, repricing and restocking publish product and inventory events ke
     expect(initial).toMatchObject({ type: "StockChanged", version: 1, data: { productId: id, available: 3, reserved: 0, sold: 0, delta: 3 } });
     const restocked = await inventory.waitFor((e) => e.aggregateId === id && e.data.reason === "restock");
     expect(restocked.data).toMatchObject({ available: 7, delta: 4 });
-    expect(await products.waitFor((e) => e.aggregateId === id && e.type === "ProductCreated")).toMatchObject({ data: { priceCents: 500, currency: "EUR" } });
-    expect(await products.waitFor((e) => e.aggregateId === id && e.type === "ProductPriceChanged")).toMatchObject({ data: { priceCents: 650, priceVersion: 2 } });
+    expect(await products.waitFor((e) => e.aggregateId === id && e.type === "ProductCreated")).toMatchObject({
+      data: { priceCents: 500, currency: "EUR" },
+    });
+    expect(await products.waitFor((e) => e.aggregateId === id && e.type === "ProductPriceChanged")).toMatchObject({
+      data: { priceCents: 650, priceVersion: 2 },
+    });
     const ids = [...inventory.events, ...products.events].map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
   } finally {

@@ -98,7 +98,9 @@ type Closable = { close: () => Promise<unknown> };
  * The product and inventory subgraphs and the router, in this process on free ports, against the real
  * services. Later subgraphs add themselves to `extraSubgraphs`.
  */
-export async function startStack(options: { relay?: boolean; order?: OrderStackOptions; flash?: FlashStackOptions; productCache?: CacheOptions } = {}) {
+export async function startStack(
+  options: { relay?: boolean; order?: OrderStackOptions; flash?: FlashStackOptions; productCache?: CacheOptions } = {},
+) {
   const infra = await connectTestInfra();
   const closers: Closable[] = [];
   const serviceDeps = { prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET };
@@ -111,7 +113,10 @@ export async function startStack(options: { relay?: boolean; order?: OrderStackO
   closers.push(inventoryHub);
   const inventory = await createInventoryService({ ...serviceDeps, redis: infra.redis, hub: inventoryHub });
   const urls: Record<string, string> = {};
-  for (const [name, service] of [["product", product], ["inventory", inventory]] as const) {
+  for (const [name, service] of [
+    ["product", product],
+    ["inventory", inventory],
+  ] as const) {
     urls[name] = `http://127.0.0.1:${await service.listen(0, "127.0.0.1")}/graphql`;
     closers.push(service);
   }

@@ -16,7 +16,9 @@ test("the file's PostgreSQL database is its own copy of the migrated template, w
   expect(row?.current).toBe(name);
   const counts = await Promise.all([infra.prisma.product.count(), infra.prisma.order.count(), infra.prisma.stock.count()]);
   expect(counts).toEqual([0, 0, 0]);
-  const [applied] = await infra.prisma.$queryRaw<{ migrations: bigint }[]>`SELECT count(*) AS migrations FROM "_prisma_migrations" WHERE finished_at IS NOT NULL`;
+  const [applied] = await infra.prisma.$queryRaw<
+    { migrations: bigint }[]
+  >`SELECT count(*) AS migrations FROM "_prisma_migrations" WHERE finished_at IS NOT NULL`;
   expect(Number(applied?.migrations)).toBeGreaterThan(0);
 });
 
@@ -39,7 +41,9 @@ test("the file's Kafka topics carry its own prefix and hold no messages", async 
   await admin.connect();
   try {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(config.KAFKA_TOPIC_PREFIX));
-    expect(topics.sort()).toEqual(expect.arrayContaining([infra.kafka.topic("order"), infra.kafka.topic("order.dlq"), infra.kafka.topic("flash-order")]));
+    expect(topics.sort()).toEqual(
+      expect.arrayContaining([infra.kafka.topic("order"), infra.kafka.topic("order.dlq"), infra.kafka.topic("flash-order")]),
+    );
     for (const topic of topics) {
       const offsets = await admin.fetchTopicOffsets(topic);
       expect(offsets.every((o) => o.high === "0")).toBe(true);

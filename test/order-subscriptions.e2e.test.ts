@@ -30,11 +30,14 @@ function subscribe(userToken: string | null, orderId: string) {
   });
   clients.push(client);
   const results = received<any>(`orderStatusChanged(${orderId})`);
-  const stop = client.subscribe({ query: STATUS, variables: { id: orderId } }, {
-    next: (value) => results.push(value),
-    error: (error) => results.end(`failed with ${error instanceof Error ? error.message : JSON.stringify(error)}`),
-    complete: () => results.end("completed"),
-  });
+  const stop = client.subscribe(
+    { query: STATUS, variables: { id: orderId } },
+    {
+      next: (value) => results.push(value),
+      error: (error) => results.end(`failed with ${error instanceof Error ? error.message : JSON.stringify(error)}`),
+      complete: () => results.end("completed"),
+    },
+  );
   return Object.assign(results, { stop });
 }
 
@@ -83,7 +86,11 @@ test("the owner sees every transition once, in order, with product fields from t
     const results = await w.waitFor(settled);
     w.stop();
     expect(statuses(results)).toEqual(["RESERVED", "PAID", "CONFIRMED"]);
-    expect(results.at(-1).data.orderStatusChanged).toMatchObject({ id: orderId, totalCents: 2 * 1_000, items: [{ quantity: 2, product: { name: "Status lamp" } }] });
+    expect(results.at(-1).data.orderStatusChanged).toMatchObject({
+      id: orderId,
+      totalCents: 2 * 1_000,
+      items: [{ quantity: 2, product: { name: "Status lamp" } }],
+    });
   }
 });
 

@@ -22,12 +22,29 @@ export interface TestProduct {
 
 /** A product with `stock` units, created by an admin through the router (as a client would). */
 export async function createProduct(gql: Gql, admin: string, stock: number, overrides: Record<string, unknown> = {}): Promise<TestProduct> {
-  const input = { sku: uniqueSku("ORD"), name: "Limited sneaker", description: "Drop", priceCents: 1_000, currency: "USD", initialStock: stock, ...overrides };
-  const res = await gql(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id priceCents priceVersion } }`, { input }, { token: admin });
+  const input = {
+    sku: uniqueSku("ORD"),
+    name: "Limited sneaker",
+    description: "Drop",
+    priceCents: 1_000,
+    currency: "USD",
+    initialStock: stock,
+    ...overrides,
+  };
+  const res = await gql(
+    `mutation($input: CreateProductInput!) { createProduct(input: $input) { id priceCents priceVersion } }`,
+    { input },
+    { token: admin },
+  );
   if (res.errors) throw new Error(`createProduct failed: ${JSON.stringify(res.errors)}`);
   return res.data!.createProduct as TestProduct;
 }
 
-export const line = (product: TestProduct, quantity = 1) => ({ productId: product.id, quantity, expectedPriceCents: product.priceCents, priceVersion: product.priceVersion });
+export const line = (product: TestProduct, quantity = 1) => ({
+  productId: product.id,
+  quantity,
+  expectedPriceCents: product.priceCents,
+  priceVersion: product.priceVersion,
+});
 export type LineInput = { productId: string; quantity: number; expectedPriceCents?: number; priceVersion?: number };
 export const orderInput = (items: LineInput[], idempotencyKey: string = randomUUID()) => ({ idempotencyKey, items });

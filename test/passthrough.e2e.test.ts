@@ -69,23 +69,43 @@ describe("a client cannot tell the pass-through from the gateway", () => {
 
   test("answers, application errors, authorization errors and bad variables are identical", async () => {
     const admin = await adminToken();
-    const created = (await stack.gql(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
-      input: { sku: uniqueSku("PASS"), name: "Pass-through", description: "", priceCents: 1_234, currency: "USD", initialStock: 5 },
-    }, { token: admin })).data!.createProduct.id as string;
+    const created = (
+      await stack.gql(
+        `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
+        {
+          input: { sku: uniqueSku("PASS"), name: "Pass-through", description: "", priceCents: 1_234, currency: "USD", initialStock: 5 },
+        },
+        { token: admin },
+      )
+    ).data!.createProduct.id as string;
 
-    const several = await same({ query: `query One($id: ID!) { product(id: $id) { name } } query Two { __typename }`, variables: { id: created }, operationName: "One" });
+    const several = await same({
+      query: `query One($id: ID!) { product(id: $id) { name } } query Two { __typename }`,
+      variables: { id: created },
+      operationName: "One",
+    });
     expect(several.body).toEqual({ data: { product: { name: "Pass-through" } } });
 
-    const read = await same({ query: `query One($id: ID!) { product(id: $id) { id name priceCents } }`, variables: { id: created }, operationName: "One" });
+    const read = await same({
+      query: `query One($id: ID!) { product(id: $id) { id name priceCents } }`,
+      variables: { id: created },
+      operationName: "One",
+    });
     expect(read.body).toEqual({ data: { product: { id: created, name: "Pass-through", priceCents: 1_234 } } });
 
-    const missing = await same({ query: `mutation($id: ID!) { cancelOrder(id: $id) { id } }`, variables: { id: randomUUID() } }, await token("pass-user"));
+    const missing = await same(
+      { query: `mutation($id: ID!) { cancelOrder(id: $id) { id } }`, variables: { id: randomUUID() } },
+      await token("pass-user"),
+    );
     expect(missing.body).toMatchObject({ errors: [{ extensions: { code: "NOT_FOUND", serviceName: "order" } }] });
 
     const anonymous = await same({ query: `{ myOrders { nodes { id } } }` });
     expect(anonymous.body).toMatchObject({ errors: [{ extensions: { code: "UNAUTHENTICATED" } }] });
 
-    const forbidden = await same({ query: `mutation($id: ID!) { updateProductPrice(id: $id, priceCents: 1) { id } }`, variables: { id: created } }, await token("pass-user"));
+    const forbidden = await same(
+      { query: `mutation($id: ID!) { updateProductPrice(id: $id, priceCents: 1) { id } }`, variables: { id: created } },
+      await token("pass-user"),
+    );
     expect(forbidden.body).toMatchObject({ errors: [{ extensions: { code: "FORBIDDEN" } }] });
 
     const badVariables = await same({ query: `query($id: ID!) { product(id: $id) { id } }`, variables: { id: { not: "an id" } } });
@@ -94,9 +114,15 @@ describe("a client cannot tell the pass-through from the gateway", () => {
 
   test("operations sent at once each get the answer the gateway gives them", async () => {
     const admin = await adminToken();
-    const created = (await stack.gql(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
-      input: { sku: uniqueSku("BATCH"), name: "Batched", description: "", priceCents: 500, currency: "USD", initialStock: 5 },
-    }, { token: admin })).data!.createProduct.id as string;
+    const created = (
+      await stack.gql(
+        `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
+        {
+          input: { sku: uniqueSku("BATCH"), name: "Batched", description: "", priceCents: 500, currency: "USD", initialStock: 5 },
+        },
+        { token: admin },
+      )
+    ).data!.createProduct.id as string;
     const user = await token("batch-user");
     const requests: [unknown, string?][] = [];
     for (let i = 0; i < 6; i++) {
@@ -120,7 +146,10 @@ describe("subgraph batches", () => {
   const histogram = () => new Histogram({ name: "test_batch_size", help: "-", labelNames: ["subgraph"], registers: [] });
   const observed = async (h: Histogram<"subgraph">, subgraph: string) => {
     const values = (await h.get()).values.filter((v) => v.labels.subgraph === subgraph);
-    return { requests: values.find((v) => v.metricName === "test_batch_size_count")?.value ?? 0, operations: values.find((v) => v.metricName === "test_batch_size_sum")?.value ?? 0 };
+    return {
+      requests: values.find((v) => v.metricName === "test_batch_size_count")?.value ?? 0,
+      operations: values.find((v) => v.metricName === "test_batch_size_sum")?.value ?? 0,
+    };
   };
   const to = (serviceName: string) => {
     const { origin, pathname } = new URL(stack.urls[serviceName]!);
@@ -129,9 +158,15 @@ describe("subgraph batches", () => {
 
   test("operations of one turn are one request per subgraph, and each answer is the one it gets alone", async () => {
     const admin = await adminToken();
-    const created = (await stack.gql(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
-      input: { sku: uniqueSku("BATCH"), name: "Batched", description: "", priceCents: 700, currency: "USD", initialStock: 5 },
-    }, { token: admin })).data!.createProduct.id as string;
+    const created = (
+      await stack.gql(
+        `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
+        {
+          input: { sku: uniqueSku("BATCH"), name: "Batched", description: "", priceCents: 700, currency: "USD", initialStock: 5 },
+        },
+        { token: admin },
+      )
+    ).data!.createProduct.id as string;
     const sign = createIdentitySigner(config.INTERNAL_SECRET);
     const buyer: Identity = { user: { id: `batch-${randomUUID()}`, roles: [], isAdmin: false } };
     const ops: [string, Identity, unknown][] = [];
@@ -143,7 +178,11 @@ describe("subgraph batches", () => {
       ops.push(["order", buyer, { query: `{ myOrders { nodes { id } } }` }]);
     }
     const send = (sender: ReturnType<typeof createSubgraphSender>, [name, identity, body]: [string, Identity, unknown], n: number) =>
-      sender(to(name), { "content-type": "application/json", ...forwardedHeaders(sign, { identity, requestId: `batch-test-${n}`, clientIp: "10.1.2.3" }) }, JSON.stringify(body));
+      sender(
+        to(name),
+        { "content-type": "application/json", ...forwardedHeaders(sign, { identity, requestId: `batch-test-${n}`, clientIp: "10.1.2.3" }) },
+        JSON.stringify(body),
+      );
     const batchSize = histogram();
     const batched = createSubgraphSender({ dispatcher: agent, timeoutMs: 5_000, batches: () => true, batchSize });
     const alone = createSubgraphSender({ dispatcher: agent, timeoutMs: 5_000, batches: () => false, batchSize: histogram() });
@@ -155,7 +194,9 @@ describe("subgraph batches", () => {
       const single = await send(alone, op, n);
       expect({ status: together[n]!.status, body: JSON.parse(together[n]!.text) }).toEqual({ status: single.status, body: JSON.parse(single.text) });
     }
-    expect(together.map((a) => a.status)).toEqual(ops.map(([, , body]) => ((body as { variables?: { id?: unknown } }).variables?.id instanceof Object ? 400 : 200)));
+    expect(together.map((a) => a.status)).toEqual(
+      ops.map(([, , body]) => ((body as { variables?: { id?: unknown } }).variables?.id instanceof Object ? 400 : 200)),
+    );
     expect(JSON.parse(together[1]!.text).errors[0].extensions.code).toBe("FORBIDDEN");
     expect(JSON.parse(together[3]!.text).errors[0].extensions.code).toBe("UNAUTHENTICATED");
     expect(JSON.parse(together[4]!.text)).toEqual({ data: { myOrders: { nodes: [] } } });
@@ -163,7 +204,8 @@ describe("subgraph batches", () => {
 
   test("a subgraph refuses a malformed or oversized batch with 400", async () => {
     const url = stack.urls.product!;
-    const ask = async (body: unknown) => (await fetch(url, { method: "POST", headers: { "content-type": "application/json", [BATCH_HEADER]: "1" }, body: JSON.stringify(body) })).status;
+    const ask = async (body: unknown) =>
+      (await fetch(url, { method: "POST", headers: { "content-type": "application/json", [BATCH_HEADER]: "1" }, body: JSON.stringify(body) })).status;
     expect(await ask({ query: "{ __typename }" })).toBe(400);
     expect(await ask([])).toBe(400);
     expect(await ask([{ body: { query: "{ __typename }" } }])).toBe(400);

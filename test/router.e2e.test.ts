@@ -61,9 +61,16 @@ test("a browser gets the Apollo Sandbox landing page at /graphql, set to subscri
   const inline = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
   expect(inline).toHaveLength(1);
   const embedded: Record<string, unknown>[] = [];
-  const window = { location: { href: `${stack.routerUrl}?explorerURLState=x` }, EmbeddedSandbox: function (options: Record<string, unknown>) { embedded.push(options); } };
+  const window = {
+    location: { href: `${stack.routerUrl}?explorerURLState=x` },
+    EmbeddedSandbox: function (options: Record<string, unknown>) {
+      embedded.push(options);
+    },
+  };
   runInNewContext(inline[0]!, { window, document: { getElementById: () => ({}) } });
-  expect(embedded).toEqual([expect.objectContaining({ initialEndpoint: stack.routerUrl, initialSubscriptionEndpoint: stack.routerUrl.replace(/^http:/, "ws:") })]);
+  expect(embedded).toEqual([
+    expect.objectContaining({ initialEndpoint: stack.routerUrl, initialSubscriptionEndpoint: stack.routerUrl.replace(/^http:/, "ws:") }),
+  ]);
 });
 
 test("GET queries work and CSRF prevention refuses simple cross-site requests", async () => {
@@ -87,7 +94,14 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 test("every entry point docker-compose.yml runs exists", () => {
   const compose = readFileSync(`${ROOT}docker-compose.yml`, "utf8");
   const entryPoints = [...compose.matchAll(/\b((?:router|subgraphs\/[a-z-]+|scripts)\/[\w/.-]+\.ts)\b/g)].map((m) => m[1]!);
-  expect(new Set(entryPoints)).toEqual(new Set(["scripts/migrate.ts", "scripts/seed.ts", "router/src/main.ts", ...["product", "inventory", "order", "flash-sale"].map((s) => `subgraphs/${s}/src/main.ts`)]));
+  expect(new Set(entryPoints)).toEqual(
+    new Set([
+      "scripts/migrate.ts",
+      "scripts/seed.ts",
+      "router/src/main.ts",
+      ...["product", "inventory", "order", "flash-sale"].map((s) => `subgraphs/${s}/src/main.ts`),
+    ]),
+  );
   expect(entryPoints.filter((path) => !existsSync(`${ROOT}${path}`))).toEqual([]);
 });
 

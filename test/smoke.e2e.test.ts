@@ -67,7 +67,11 @@ test("a flash purchase is written as an order by the order service's writer, and
     startsAt: new Date(Date.now() + 1_500).toISOString(),
   });
   expect(sale.state).toBe("SCHEDULED");
-  await eventually(async () => ((await api(SALE, { id: sale.id })).data?.flashSale?.state === "ACTIVE" ? true : undefined), 15_000, "the sale to start");
+  await eventually(
+    async () => ((await api(SALE, { id: sale.id })).data?.flashSale?.state === "ACTIVE" ? true : undefined),
+    15_000,
+    "the sale to start",
+  );
 
   const buyerId = `smoke-${randomUUID()}`;
   const buyer = await token(buyerId);
@@ -78,7 +82,11 @@ test("a flash purchase is written as an order by the order service's writer, and
   // this waits for the writer. Its consumer group is the default one, used only by the order service's
   // main.ts: flash-sale's runs without a writer, and test stacks give theirs groups of their own.
   const writerGroup = await writerGroupAfter();
-  await eventually(async () => ((await call(`{ myOrders { nodes { id status flashSaleId } } }`, {}, buyer)).myOrders.nodes.length ? true : undefined), 30_000, "the flash order in PostgreSQL");
+  await eventually(
+    async () => ((await call(`{ myOrders { nodes { id status flashSaleId } } }`, {}, buyer)).myOrders.nodes.length ? true : undefined),
+    30_000,
+    "the flash order in PostgreSQL",
+  );
   const { myOrders } = await call(`{ myOrders { nodes { id status flashSaleId } } }`, {}, buyer);
   expect(myOrders.nodes).toEqual([{ id: order.id, status: "RESERVED", flashSaleId: sale.id }]);
   expect(await writerGroup.members()).toEqual(["order"]);
@@ -86,7 +94,9 @@ test("a flash purchase is written as an order by the order service's writer, and
 
   await call(PAY_ORDER, { id: order.id, token: "tok_visa" }, buyer);
   await untilStatus(order.id, buyer, "CONFIRMED");
-  expect((await api(SALE, { id: sale.id })).data!.flashSale.items).toEqual([{ product: { id: product.id }, salePriceCents: 250, quantity: 5, remaining: 3 }]);
+  expect((await api(SALE, { id: sale.id })).data!.flashSale.items).toEqual([
+    { product: { id: product.id }, salePriceCents: 250, quantity: 5, remaining: 3 },
+  ]);
 }, 90_000);
 
 test("SIGTERM stops every service cleanly (exit code 0) within 20 s", async () => {
@@ -120,12 +130,16 @@ async function writerGroupAfter() {
     members: () => withAdmin(async (admin) => (await admin.describeGroups([groupId])).groups[0]!.members.map((m) => m.clientId)),
     caughtUp: () =>
       withAdmin((admin) =>
-        eventually(async () => {
-          const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-          const at = new Map(committed!.partitions.map((p) => [p.partition, Number(p.offset)]));
-          // A partition the group never read has no commit (-1); it is caught up if it is empty.
-          return ends.every((end) => Math.max(at.get(end.partition) ?? -1, 0) >= Number(end.high)) ? true : undefined;
-        }, 30_000, `${groupId} to commit past the purchase`),
+        eventually(
+          async () => {
+            const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+            const at = new Map(committed!.partitions.map((p) => [p.partition, Number(p.offset)]));
+            // A partition the group never read has no commit (-1); it is caught up if it is empty.
+            return ends.every((end) => Math.max(at.get(end.partition) ?? -1, 0) >= Number(end.high)) ? true : undefined;
+          },
+          30_000,
+          `${groupId} to commit past the purchase`,
+        ),
       ),
   };
 }

@@ -97,7 +97,7 @@ test("multipart wire format: heartbeat part first, JSON payload parts, and a sub
   let text = "";
   while (!text.includes('"available":9')) text += new TextDecoder().decode((await reader.read()).value);
   controller.abort();
-  expect(text.startsWith('\r\n--graphql\r\ncontent-type: application/json; charset=utf-8\r\n\r\n{}\r\n--graphql\r\n')).toBe(true);
+  expect(text.startsWith("\r\n--graphql\r\ncontent-type: application/json; charset=utf-8\r\n\r\n{}\r\n--graphql\r\n")).toBe(true);
   expect(text).toContain('\r\n\r\n{"payload":{"data":{"stockChanged":{"available":9}}}}\r\n--graphql');
 
   const plain = await fetch(stack.routerUrl, {

@@ -29,11 +29,14 @@ function wsClient(url: string, connectionParams: Record<string, unknown> = {}) {
  */
 function collect(client: Client, query: string, variables: Record<string, unknown>) {
   const results = received<any>("stockChanged");
-  const stop = client.subscribe({ query, variables }, {
-    next: (result) => results.push(result),
-    error: (error) => results.end(`failed with ${error instanceof Error ? error.message : JSON.stringify(error)}`),
-    complete: () => results.end("completed"),
-  });
+  const stop = client.subscribe(
+    { query, variables },
+    {
+      next: (result) => results.push(result),
+      error: (error) => results.end(`failed with ${error instanceof Error ? error.message : JSON.stringify(error)}`),
+      complete: () => results.end("completed"),
+    },
+  );
   return Object.assign(results, { stop });
 }
 
@@ -80,7 +83,13 @@ test("stockChanged over graphql-ws: current value first, then changes, with prod
   await restock(id, 3);
   const results = await stock.waitFor((x) => x.data?.stockChanged.available === 8);
   stock.stop();
-  expect(results[0].data.stockChanged).toEqual({ productId: id, available: 5, reserved: 0, sold: 0, product: { name: "Live lamp", priceCents: 2500 } });
+  expect(results[0].data.stockChanged).toEqual({
+    productId: id,
+    available: 5,
+    reserved: 0,
+    sold: 0,
+    product: { name: "Live lamp", priceCents: 2500 },
+  });
   expect(results.at(-1).data.stockChanged).toMatchObject({ available: 8, product: { name: "Live lamp" } });
 });
 
@@ -102,7 +111,9 @@ test("an unknown product or a bad id is an error on the subscription", async () 
   const client = wsClient(stack.routerUrl);
   await expect(
     collect(client, `subscription { stockChanged(productIds: ["00000000-0000-4000-8000-000000000000"]) { available } }`, {}).waitFor(() => true),
-  ).resolves.toEqual([expect.objectContaining({ errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: "NOT_FOUND" }) })] })]);
+  ).resolves.toEqual([
+    expect.objectContaining({ errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: "NOT_FOUND" }) })] }),
+  ]);
 });
 
 test("subscribers that join a shared subscription late still get the current value first", async () => {
@@ -132,7 +143,9 @@ test("a change made through one router reaches a subscriber on another router an
   try {
     await untilHubDelivers(routerB.url);
     const id = await createProduct(30);
-    const stock = collect(wsClient(routerB.url), `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { available product { name } } }`, { ids: [id] });
+    const stock = collect(wsClient(routerB.url), `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { available product { name } } }`, {
+      ids: [id],
+    });
     await stock.first();
     await restock(id, 7); // through router A and inventory instance A
     const results = await stock.waitFor((x) => x.data?.stockChanged.available === 37);

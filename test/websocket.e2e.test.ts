@@ -7,9 +7,13 @@ let stack: Stack;
 let productId: string;
 beforeAll(async () => {
   stack = await startStack();
-  const created = await stack.gql(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
-    input: { sku: uniqueSku("WS"), name: "Socket lamp", description: "", priceCents: 900, currency: "USD", initialStock: 7 },
-  }, { token: await adminToken() });
+  const created = await stack.gql(
+    `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
+    {
+      input: { sku: uniqueSku("WS"), name: "Socket lamp", description: "", priceCents: 900, currency: "USD", initialStock: 7 },
+    },
+    { token: await adminToken() },
+  );
   if (created.errors) throw new Error(`createProduct failed: ${JSON.stringify(created.errors)}`);
   productId = created.data!.createProduct.id as string;
 });
@@ -53,7 +57,11 @@ function firstOf(client: ReturnType<typeof createClient>, payload: { query: stri
 }
 
 test("a valid token in connectionParams is accepted; an invalid or expired one closes the socket with 4403", async () => {
-  const good = createClient({ url: wsUrl(stack.routerUrl), webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${await token("alice")}` } });
+  const good = createClient({
+    url: wsUrl(stack.routerUrl),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${await token("alice")}` },
+  });
   expect((await firstOf(good, STOCK(productId))).data.stockChanged.available).toBe(7);
   await good.dispose();
   expect(await closeCodeOf(stack.routerUrl, { authorization: "Bearer forged.token.value" })).toBe(4403);
@@ -105,7 +113,9 @@ test("subscriptions per socket are capped, queries over the socket are refused",
   try {
     const held: (() => void)[] = [];
     for (let i = 0; i < 2; i++) {
-      await new Promise<void>((resolve) => held.push(client.subscribe(STOCK(productId), { next: () => resolve(), error: () => undefined, complete: () => undefined })));
+      await new Promise<void>((resolve) =>
+        held.push(client.subscribe(STOCK(productId), { next: () => resolve(), error: () => undefined, complete: () => undefined })),
+      );
     }
     const third = await firstOf(client, STOCK(productId));
     expect(third.error[0].extensions.code).toBe("RATE_LIMITED");
@@ -121,7 +131,12 @@ test("subscriptions per socket are capped, queries over the socket are refused",
 test("shutdown closes open sockets with 1001 (going away)", async () => {
   const router = await startRouter(stack.urls);
   const closed = new Promise<number>((resolve) => {
-    const client = createClient({ url: wsUrl(router.url), webSocketImpl: WebSocket, retryAttempts: 0, on: { closed: (e) => resolve((e as { code: number }).code) } });
+    const client = createClient({
+      url: wsUrl(router.url),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      on: { closed: (e) => resolve((e as { code: number }).code) },
+    });
     client.subscribe(STOCK(productId), { next: () => void router.close(), error: () => undefined, complete: () => undefined });
   });
   expect(await closed).toBe(1001);

@@ -49,7 +49,12 @@ export async function startApollo<TContext extends BaseContext>(options: ApolloO
     // The lifecycle in main.ts handles SIGTERM: it drains this server, then closes Kafka, Redis and
     // PostgreSQL in reverse start order. Apollo's own handler would stop only the server, then exit.
     stopOnTerminationSignals: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }), errorLoggingPlugin<TContext>(), options.metrics.plugin, ...options.plugins],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }),
+      errorLoggingPlugin<TContext>(),
+      options.metrics.plugin,
+      ...options.plugins,
+    ],
     introspection: true,
   });
   await apollo.start();

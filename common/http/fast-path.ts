@@ -74,7 +74,9 @@ export function createFastPath<TContext extends { logger: Logger }>(options: Fas
     if (result.data === undefined) return false; // a request error (variables): Apollo Server answers it
     const name = operation.name?.value ?? "anonymous";
     if (result.errors) logUnexpectedErrors(result.errors, contextValue.logger, name);
-    const errors = result.errors?.map((error) => formatError({ ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions?.code ?? "INTERNAL_SERVER_ERROR" } }));
+    const errors = result.errors?.map((error) =>
+      formatError({ ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions?.code ?? "INTERNAL_SERVER_ERROR" } }),
+    );
     res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
     res.end(JSON.stringify(errors ? { errors, data: result.data } : { data: result.data }));
     const outcome = result.errors?.length ? String(result.errors[0]!.extensions?.code ?? "ERROR") : "ok";

@@ -64,10 +64,12 @@ export function baseContextFor(req: RequestLike, res: ResponseLike, logger: Logg
 }
 
 /** Reads a request header by name, several values joined as HTTP joins them. */
-export const headerOf = (req: RequestLike) => (name: string): string | undefined => {
-  const value = req.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value.join(", ") : value;
-};
+export const headerOf =
+  (req: RequestLike) =>
+  (name: string): string | undefined => {
+    const value = req.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value.join(", ") : value;
+  };
 
 /**
  * Answers a `/graphql` request that failed outside GraphQL: a BodyError with its status and `BAD_REQUEST`,
@@ -77,5 +79,14 @@ export function answerFailure(res: ResponseLike, error: unknown, logger: Logger)
   const status = error instanceof BodyError ? error.status : 500;
   if (status === 500) logger.error({ err: error }, "unexpected error serving /graphql");
   if (!res.headersSent) res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify({ errors: [{ message: status === 500 ? "Internal server error" : (error as Error).message, extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" } }] }));
+  res.end(
+    JSON.stringify({
+      errors: [
+        {
+          message: status === 500 ? "Internal server error" : (error as Error).message,
+          extensions: { code: status === 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST" },
+        },
+      ],
+    }),
+  );
 }

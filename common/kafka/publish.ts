@@ -12,12 +12,7 @@ export function toMessage(event: EventEnvelope): Message {
 }
 
 /** Publishes typed events, grouped by topic, in one request (kafkajs has no linger: batch here). */
-export async function publish<T extends TopicName>(
-  ctx: KafkaContext,
-  producer: Producer,
-  topic: T,
-  events: TopicEvents[T][],
-): Promise<void> {
+export async function publish<T extends TopicName>(ctx: KafkaContext, producer: Producer, topic: T, events: TopicEvents[T][]): Promise<void> {
   if (events.length === 0) return;
   await producer.send({ topic: ctx.topic(topic), acks: -1, compression: CompressionTypes.None, messages: events.map(toMessage) });
 }

@@ -6,10 +6,7 @@ import { defineScript } from "../redis.ts";
 import { decodePointer, itemKeys, orderPointerKey, saleChannel, type OrderPointer } from "./flash-keys.ts";
 
 /** Same shape as the order subgraph's SettleResult, so its release/confirm paths take either. */
-export type FlashSettleResult =
-  | { ok: true; skipped: number }
-  | { ok: false; reason: "missing" }
-  | { ok: false; reason: "already"; state: string };
+export type FlashSettleResult = { ok: true; skipped: number } | { ok: false; reason: "missing" } | { ok: false; reason: "already"; state: string };
 
 /** Reads the reply of lua/flash_release.lua and flash_confirm.lua. */
 export function toFlashSettleResult(reply: unknown): FlashSettleResult {
@@ -20,7 +17,8 @@ export function toFlashSettleResult(reply: unknown): FlashSettleResult {
 }
 
 /** The sale item an order id's purchase is on, through its order pointer; null for an order that is not a flash order. */
-export const flashPointerOf = async (redis: Redis, orderId: string): Promise<OrderPointer | null> => decodePointer(await redis.get(orderPointerKey(orderId)));
+export const flashPointerOf = async (redis: Redis, orderId: string): Promise<OrderPointer | null> =>
+  decodePointer(await redis.get(orderPointerKey(orderId)));
 
 export interface FlashReleaseOptions {
   /** RESERVATION_TOMBSTONE_SECONDS. */
@@ -32,10 +30,17 @@ export function createFlashRelease(redis: Redis, options: FlashReleaseOptions) {
   const releaseScript = defineScript(redis, "flash_release");
 
   /** Releases the order's reservation on the item `at` names (forget: as if the purchase never happened). */
-  async function releaseAt(at: Pick<OrderPointer, "saleId" | "productId">, orderId: string, opts: { forget?: boolean } = {}): Promise<FlashSettleResult> {
+  async function releaseAt(
+    at: Pick<OrderPointer, "saleId" | "productId">,
+    orderId: string,
+    opts: { forget?: boolean } = {},
+  ): Promise<FlashSettleResult> {
     const k = itemKeys(at.saleId, at.productId);
     return toFlashSettleResult(
-      await releaseScript([k.item, k.users, k.reservation(orderId), k.expiry], [orderId, options.tombstoneSeconds, saleChannel(at.saleId), opts.forget ? "1" : "0"]),
+      await releaseScript(
+        [k.item, k.users, k.reservation(orderId), k.expiry],
+        [orderId, options.tombstoneSeconds, saleChannel(at.saleId), opts.forget ? "1" : "0"],
+      ),
     );
   }
 

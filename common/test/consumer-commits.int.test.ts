@@ -11,7 +11,12 @@ import { createEvent, type PaymentEvent } from "../events.ts";
 let ctx: KafkaContext;
 let producer: Producer;
 beforeAll(async () => {
-  ctx = createKafka({ brokers: config.KAFKA_BROKERS.split(","), clientId: "test-commits", logger, topicPrefix: `test-commits-${randomUUID().slice(0, 8)}.` });
+  ctx = createKafka({
+    brokers: config.KAFKA_BROKERS.split(","),
+    clientId: "test-commits",
+    logger,
+    topicPrefix: `test-commits-${randomUUID().slice(0, 8)}.`,
+  });
   await ensureTopics(ctx, 3, ["payment"]);
   producer = await createProducer(ctx);
 });
@@ -24,7 +29,14 @@ afterAll(async () => {
 });
 
 const payment = (i: number) =>
-  createEvent<PaymentEvent>("PaymentRequested", randomUUID(), { paymentId: randomUUID(), orderId: randomUUID(), userId: `u${i}`, amountCents: i, currency: "EUR", paymentToken: "tok" });
+  createEvent<PaymentEvent>("PaymentRequested", randomUUID(), {
+    paymentId: randomUUID(),
+    orderId: randomUUID(),
+    userId: `u${i}`,
+    amountCents: i,
+    currency: "EUR",
+    paymentToken: "tok",
+  });
 
 async function until(condition: () => boolean, what: string, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;

@@ -16,7 +16,14 @@ beforeAll(async () => {
 afterAll(() => infra.close());
 
 const payment = (userId: string) =>
-  createEvent<PaymentEvent>("PaymentRequested", randomUUID(), { paymentId: randomUUID(), orderId: randomUUID(), userId, amountCents: 1, currency: "EUR", paymentToken: "tok" });
+  createEvent<PaymentEvent>("PaymentRequested", randomUUID(), {
+    paymentId: randomUUID(),
+    orderId: randomUUID(),
+    userId,
+    amountCents: 1,
+    currency: "EUR",
+    paymentToken: "tok",
+  });
 
 test("a non-retriable error is dead-lettered after one attempt; a retriable one is tried again", async () => {
   const failures: Record<string, Error> = {
@@ -46,7 +53,12 @@ test("a non-retriable error is dead-lettered after one attempt; a retriable one 
   try {
     // One aggregate key, so the four arrive in order on one partition and "after" proves the consumer moved on.
     const key = randomUUID();
-    await publish(infra.kafka, infra.producer, "payment", Object.values(events).map((e) => ({ ...e, aggregateId: key })));
+    await publish(
+      infra.kafka,
+      infra.producer,
+      "payment",
+      Object.values(events).map((e) => ({ ...e, aggregateId: key })),
+    );
     await dlq.waitFor((e) => e.id === events.broken.id);
     await dlq.waitFor((e) => e.id === events.permanent.id);
     const deadline = Date.now() + 15_000;

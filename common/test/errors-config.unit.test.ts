@@ -12,7 +12,12 @@ describe("formatError", () => {
 
   test("masks anything else as INTERNAL_SERVER_ERROR without internals", () => {
     const formatted = formatError({ message: 'relation "secret_table" does not exist', path: ["product"], extensions: { code: "P2010" } });
-    expect(formatted).toEqual({ message: "Internal server error", path: ["product"], locations: undefined, extensions: { code: "INTERNAL_SERVER_ERROR" } });
+    expect(formatted).toEqual({
+      message: "Internal server error",
+      path: ["product"],
+      locations: undefined,
+      extensions: { code: "INTERNAL_SERVER_ERROR" },
+    });
   });
 
   // Apollo Server and the fast path give every error without a code INTERNAL_SERVER_ERROR before formatError
@@ -24,12 +29,25 @@ describe("formatError", () => {
       path: ["searchProducts"],
       extensions: { code: "INTERNAL_SERVER_ERROR", stacktrace: ["at store.search"], meta: { code: "22021" } },
     });
-    expect(formatted).toEqual({ message: "Internal server error", path: ["searchProducts"], locations: [{ line: 1, column: 3 }], extensions: { code: "INTERNAL_SERVER_ERROR" } });
+    expect(formatted).toEqual({
+      message: "Internal server error",
+      path: ["searchProducts"],
+      locations: [{ line: 1, column: 3 }],
+      extensions: { code: "INTERNAL_SERVER_ERROR" },
+    });
   });
 
   test("a masked error keeps the name of the subgraph the gateway says it came from", () => {
-    const formatted = formatError({ message: "connect ECONNREFUSED 10.0.0.7:4001", extensions: { code: "DOWNSTREAM_SERVICE_ERROR", serviceName: "product", exception: { errno: -111 } } });
-    expect(formatted).toEqual({ message: "Internal server error", path: undefined, locations: undefined, extensions: { code: "INTERNAL_SERVER_ERROR", serviceName: "product" } });
+    const formatted = formatError({
+      message: "connect ECONNREFUSED 10.0.0.7:4001",
+      extensions: { code: "DOWNSTREAM_SERVICE_ERROR", serviceName: "product", exception: { errno: -111 } },
+    });
+    expect(formatted).toEqual({
+      message: "Internal server error",
+      path: undefined,
+      locations: undefined,
+      extensions: { code: "INTERNAL_SERVER_ERROR", serviceName: "product" },
+    });
   });
 });
 
@@ -45,7 +63,10 @@ describe("input validation", () => {
 
   test("names the offending field", () => {
     expect(code(() => parseInput(pageSize, 0, "first"))).toEqual({ code: "BAD_USER_INPUT", field: "first" });
-    expect(code(() => parseInput(z.object({ sku: z.string().min(1) }), { sku: "" }, "input"))).toEqual({ code: "BAD_USER_INPUT", field: "input.sku" });
+    expect(code(() => parseInput(z.object({ sku: z.string().min(1) }), { sku: "" }, "input"))).toEqual({
+      code: "BAD_USER_INPUT",
+      field: "input.sku",
+    });
     expect(badInput("x", "y").extensions).toEqual({ code: "BAD_USER_INPUT", field: "x" });
   });
 

@@ -10,7 +10,15 @@ beforeAll(async () => void (infra = await connectTestInfra()));
 afterAll(() => infra.close());
 
 const change = (productId: string, available: number) =>
-  createEvent<InventoryEvent>("StockChanged", productId, { productId, available, reserved: 0, sold: 0, version: available, reason: "restock", delta: 1 });
+  createEvent<InventoryEvent>("StockChanged", productId, {
+    productId,
+    available,
+    reserved: 0,
+    sold: 0,
+    version: available,
+    reason: "restock",
+    delta: 1,
+  });
 
 test("a hub delivers every event published after it returned, the first one included", async () => {
   for (let round = 0; round < 3; round++) {

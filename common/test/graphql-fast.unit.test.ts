@@ -13,48 +13,60 @@ import { Prisma } from "../prisma.ts";
 // router) must not be able to tell: the same requests to a service with and one without the fast path give
 // the same status, content type and body.
 const items: Record<string, { id: string; name: string }> = { "1": { id: "1", name: "Lamp" } };
-const schema = buildSubgraphSchema([{
-  typeDefs: parse(`
+const schema = buildSubgraphSchema([
+  {
+    typeDefs: parse(`
     extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
     type Item @key(fields: "id") { id: ID! name: String! }
     type Query { item(id: ID!): Item  boom: String  never: String!  database: String }
     type Mutation { buy(quantity: Int!): Item! }
   `),
-  resolvers: {
-    Query: {
-      item: (_: unknown, { id }: { id: string }) => {
-        if (!items[id]) throw appError(ErrorCode.NOT_FOUND, `Item ${id} does not exist.`);
-        return items[id];
+    resolvers: {
+      Query: {
+        item: (_: unknown, { id }: { id: string }) => {
+          if (!items[id]) throw appError(ErrorCode.NOT_FOUND, `Item ${id} does not exist.`);
+          return items[id];
+        },
+        boom: () => {
+          throw new Error("a secret internal detail");
+        },
+        never: () => null,
+        // What Prisma throws for `searchProducts(query: "a\u0000b")`: PostgreSQL refuses the NUL byte.
+        database: () => {
+          throw new Prisma.PrismaClientKnownRequestError(
+            'Raw query failed. Code: `22021`. Message: `invalid byte sequence for encoding "UTF8": 0x00`',
+            {
+              code: "P2010",
+              clientVersion: "7.10.0",
+              meta: { code: "22021", message: 'invalid byte sequence for encoding "UTF8": 0x00' },
+            },
+          );
+        },
       },
-      boom: () => {
-        throw new Error("a secret internal detail");
+      Mutation: {
+        buy: (_: unknown, { quantity }: { quantity: number }) => {
+          if (quantity < 1) throw appError(ErrorCode.BAD_USER_INPUT, "quantity must be at least 1", { field: "quantity" });
+          return items["1"];
+        },
       },
-      never: () => null,
-      // What Prisma throws for `searchProducts(query: "a\u0000b")`: PostgreSQL refuses the NUL byte.
-      database: () => {
-        throw new Prisma.PrismaClientKnownRequestError('Raw query failed. Code: `22021`. Message: `invalid byte sequence for encoding "UTF8": 0x00`', {
-          code: "P2010",
-          clientVersion: "7.10.0",
-          meta: { code: "22021", message: 'invalid byte sequence for encoding "UTF8": 0x00' },
-        });
-      },
-    },
-    Mutation: {
-      buy: (_: unknown, { quantity }: { quantity: number }) => {
-        if (quantity < 1) throw appError(ErrorCode.BAD_USER_INPUT, "quantity must be at least 1", { field: "quantity" });
-        return items["1"];
-      },
-    },
-    Item: { __resolveReference: (ref: { id: string }) => items[ref.id] ?? null },
-  } as never,
-}]);
+      Item: { __resolveReference: (ref: { id: string }) => items[ref.id] ?? null },
+    } as never,
+  },
+]);
 
 const logger = createLogger("test", "silent");
 const services: Awaited<ReturnType<typeof createSchemaService>>[] = [];
 const urls: string[] = [];
 beforeAll(async () => {
   for (const fastPath of [true, false]) {
-    const service = await createSchemaService<BaseContext>({ name: "fast-path-test", schema, logger, readiness: [], fastPath, context: async (base) => base });
+    const service = await createSchemaService<BaseContext>({
+      name: "fast-path-test",
+      schema,
+      logger,
+      readiness: [],
+      fastPath,
+      context: async (base) => base,
+    });
     services.push(service);
     urls.push(`http://127.0.0.1:${await service.listen(0, "127.0.0.1")}/graphql`);
   }
@@ -65,7 +77,12 @@ afterAll(async () => {
 
 const post = async (url: string, body: string) => {
   const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
-  return { status: response.status, type: response.headers.get("content-type"), requestId: Boolean(response.headers.get("x-request-id")), body: (await response.json()) as unknown };
+  return {
+    status: response.status,
+    type: response.headers.get("content-type"),
+    requestId: Boolean(response.headers.get("x-request-id")),
+    body: (await response.json()) as unknown,
+  };
 };
 
 test.each([
@@ -83,7 +100,18 @@ test.each([
   ["an unknown operationName", { query: `query A { boom }`, operationName: "B" }],
   ["several operations, one chosen", { query: `query A { boom } query B { item(id: "1") { name } }`, operationName: "B" }],
   ["the gateway's _service", { query: `{ _service { sdl } }` }],
-  ["the gateway's _entities", { query: `query($r: [_Any!]!) { _entities(representations: $r) { ... on Item { name } } }`, variables: { r: [{ __typename: "Item", id: "1" }, { __typename: "Item", id: "2" }] } }],
+  [
+    "the gateway's _entities",
+    {
+      query: `query($r: [_Any!]!) { _entities(representations: $r) { ... on Item { name } } }`,
+      variables: {
+        r: [
+          { __typename: "Item", id: "1" },
+          { __typename: "Item", id: "2" },
+        ],
+      },
+    },
+  ],
 ])("%s", async (_name, body) => {
   const text = JSON.stringify(body);
   const [fast, apollo] = [await post(urls[0]!, text), await post(urls[1]!, text)];
@@ -98,12 +126,18 @@ test.each([
   ["a database error", "database", "22021"],
 ])("%s is masked on both paths, with nothing of its text in the body", async (_name, field, internal) => {
   for (const url of urls) {
-    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: `{ ${field} }` }) });
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: `{ ${field} }` }),
+    });
     const text = await response.text();
     expect(response.status).toBe(200);
     expect(JSON.parse(text)).toEqual({
       data: { [field]: null },
-      errors: [{ message: "Internal server error", locations: [{ line: 1, column: 3 }], path: [field], extensions: { code: "INTERNAL_SERVER_ERROR" } }],
+      errors: [
+        { message: "Internal server error", locations: [{ line: 1, column: 3 }], path: [field], extensions: { code: "INTERNAL_SERVER_ERROR" } },
+      ],
     });
     for (const leak of [internal, "invalid byte sequence", "P2010", "stacktrace"]) expect(text).not.toContain(leak);
   }
@@ -118,12 +152,14 @@ test("the fast path counts operations in the same metrics", async () => {
 test("the fast path answers known-valid queries and mutations and leaves everything else to Apollo Server", async () => {
   const fast = createFastPath<BaseContext>({ schema, context: async () => ({ requestId: "r", logger }), record: () => undefined });
   // Only the fast path: what it leaves to Apollo Server is answered 599 here.
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (!(await fast(req, res, await readBody(req)))) res.writeHead(599).end("{}");
-  });
+  };
+  const server = http.createServer((req, res) => void answer(req, res).catch((error: Error) => res.destroy(error)));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/graphql`;
-  const status = async (body: unknown) => (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).status;
+  const status = async (body: unknown) =>
+    (await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).status;
   try {
     expect(await status({ query: `{ item(id: "1") { id } }` })).toBe(200);
     expect(await status({ query: `{ boom }` })).toBe(200);

@@ -1,12 +1,5 @@
 import { createSigner } from "fast-jwt";
-import {
-  createInternalIdentityReader,
-  requireAdmin,
-  requireUser,
-  signClientToken,
-  signInternalIdentity,
-  verifyClientToken,
-} from "../identity.ts";
+import { createInternalIdentityReader, requireAdmin, requireUser, signClientToken, signInternalIdentity, verifyClientToken } from "../identity.ts";
 
 const SECRET = "unit-test-jwt-secret-0123456789";
 const INTERNAL = "unit-test-internal-secret-0123456789";

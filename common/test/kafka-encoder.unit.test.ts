@@ -20,12 +20,42 @@ function reference(value: bigint, bits: 32n | 64n): string {
   return Buffer.from(bytes).toString("hex");
 }
 
-const edges = [0, 1, -1, 2, -2, 63, -64, 64, -65, 127, 128, 300, -300, 8191, -8192, 0x3fffffff, -0x40000000, 0x40000000, -0x40000001, 2 ** 31 - 1, -(2 ** 31)];
+const edges = [
+  0,
+  1,
+  -1,
+  2,
+  -2,
+  63,
+  -64,
+  64,
+  -65,
+  127,
+  128,
+  300,
+  -300,
+  8191,
+  -8192,
+  0x3fffffff,
+  -0x40000000,
+  0x40000000,
+  -0x40000001,
+  2 ** 31 - 1,
+  -(2 ** 31),
+];
 let seed = 7;
-const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
 const int = (x: number) => Math.trunc(x) || 0; // never -0
 const int32s = [...edges, ...Array.from({ length: 2_000 }, () => int(random() * 2 ** (1 + ((Math.abs(random()) * 62) % 31))))];
-const safe = [...int32s, 2 ** 31, 2 ** 40, -(2 ** 40), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, ...Array.from({ length: 2_000 }, () => int(random() * 2 ** 53))];
+const safe = [
+  ...int32s,
+  2 ** 31,
+  2 ** 40,
+  -(2 ** 40),
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+  ...Array.from({ length: 2_000 }, () => int(random() * 2 ** 53)),
+];
 
 test("varints are Kafka's bytes, and the decoder reads them back", () => {
   for (const value of int32s) {
@@ -51,8 +81,16 @@ test("an encoder hands out only the bytes written, across growth", () => {
   const encoder = new Encoder(4);
   const expected: string[] = [];
   for (let i = 0; i < 500; i++) {
-    encoder.writeVarInt(i * 37 - 5000).writeInt32(i).writeVarIntString(`record-${i}`);
-    expected.push(reference(BigInt(i * 37 - 5000), 32n), (i >>> 0).toString(16).padStart(8, "0"), reference(BigInt(`record-${i}`.length), 32n), Buffer.from(`record-${i}`).toString("hex"));
+    encoder
+      .writeVarInt(i * 37 - 5000)
+      .writeInt32(i)
+      .writeVarIntString(`record-${i}`);
+    expected.push(
+      reference(BigInt(i * 37 - 5000), 32n),
+      (i >>> 0).toString(16).padStart(8, "0"),
+      reference(BigInt(`record-${i}`.length), 32n),
+      Buffer.from(`record-${i}`).toString("hex"),
+    );
   }
   expect((encoder.buffer as Buffer).toString("hex")).toBe(expected.join(""));
 });

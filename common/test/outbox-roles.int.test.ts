@@ -44,7 +44,11 @@ test("a fallback relay publishes only while no preferred relay is connected, and
 
     // A preferred relay connects: the fallback gives the lock back and the preferred one publishes.
     preferred = relay("preferred");
-    await eventually(async () => ((await publisher()) === relayApplicationName("preferred") ? true : undefined), 10_000, "the preferred relay to take over");
+    await eventually(
+      async () => ((await publisher()) === relayApplicationName("preferred") ? true : undefined),
+      10_000,
+      "the preferred relay to take over",
+    );
     const second = await enqueueOne();
     await topic.waitFor((e) => e.id === second);
     expect(await publisher()).toBe(relayApplicationName("preferred"));
@@ -52,7 +56,11 @@ test("a fallback relay publishes only while no preferred relay is connected, and
     // It goes away: the fallback publishes again.
     await preferred.close();
     preferred = null;
-    await eventually(async () => ((await publisher()) === relayApplicationName("fallback") ? true : undefined), 10_000, "the fallback to take over again");
+    await eventually(
+      async () => ((await publisher()) === relayApplicationName("fallback") ? true : undefined),
+      10_000,
+      "the fallback to take over again",
+    );
     const third = await enqueueOne();
     await topic.waitFor((e) => e.id === third);
 

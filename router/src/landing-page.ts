@@ -39,7 +39,11 @@ export function sandboxLandingPage(): ApolloServerPlugin {
 </html>`;
   return {
     async serverWillStart() {
-      return { async renderLandingPage() { return { html }; } };
+      return {
+        async renderLandingPage() {
+          return { html };
+        },
+      };
     },
   };
 }

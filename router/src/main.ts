@@ -18,9 +18,13 @@ await lifecycle.run(async () => {
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
     subgraphBatching: ["all", "none"].includes(config.SUBGRAPH_BATCHING)
       ? (config.SUBGRAPH_BATCHING as "all" | "none")
-      : config.SUBGRAPH_BATCHING.split(",").map((name) => name.trim()).filter(Boolean),
+      : config.SUBGRAPH_BATCHING.split(",")
+          .map((name) => name.trim())
+          .filter(Boolean),
     development: config.NODE_ENV !== "production",
-    allowedOrigins: config.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+    allowedOrigins: config.CORS_ORIGINS.split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
     logger,
   });
   lifecycle.add("http", router, (r) => r.close());

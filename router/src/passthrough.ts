@@ -63,7 +63,8 @@ export function createPassthrough(options: PassthroughOptions) {
       const operations = document.definitions.filter((d) => d.kind === "OperationDefinition").length;
       if (!operation || operations > 1 || operation.operation === "subscription" || validate(apiGraphQLSchema, document).length > 0) return false;
       const node = planner.buildQueryPlan(operationFromDocument(apiSchema, document, { operationName })).node;
-      if (node?.kind !== "Fetch" || node.requires || node.inputRewrites?.length || node.outputRewrites?.length || node.contextRewrites?.length) return false;
+      if (node?.kind !== "Fetch" || node.requires || node.inputRewrites?.length || node.outputRewrites?.length || node.contextRewrites?.length)
+        return false;
       const subgraphSchema = subgraphSchemas.get(node.serviceName);
       const url = options.subgraphUrls[node.serviceName];
       if (!subgraphSchema || !url || validate(subgraphSchema, document).length > 0) return false;
@@ -92,7 +93,9 @@ export function createPassthrough(options: PassthroughOptions) {
     if (status !== 200 || !text.includes('"errors"')) return text;
     const result = JSON.parse(text) as { errors?: GraphQLFormattedError[] };
     if (!Array.isArray(result.errors)) return text;
-    result.errors = result.errors.map(({ message, path, extensions }) => formatError({ message, ...(path ? { path } : {}), extensions: { ...extensions, serviceName } }));
+    result.errors = result.errors.map(({ message, path, extensions }) =>
+      formatError({ message, ...(path ? { path } : {}), extensions: { ...extensions, serviceName } }),
+    );
     return JSON.stringify(result);
   }
 
@@ -110,12 +113,19 @@ export function createPassthrough(options: PassthroughOptions) {
     let status = 200;
     let text: string;
     try {
-      const upstream = await options.send(route, headers, JSON.stringify({ query: body.query, operationName: body.operationName, variables: body.variables }));
+      const upstream = await options.send(
+        route,
+        headers,
+        JSON.stringify({ query: body.query, operationName: body.operationName, variables: body.variables }),
+      );
       status = upstream.status;
       text = asGatewayErrors(status, upstream.text, route.serviceName);
     } catch (error) {
       options.logger.error({ err: error, requestId, subgraph: route.serviceName }, "subgraph call failed");
-      text = JSON.stringify({ data: null, errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR", serviceName: route.serviceName } }] });
+      text = JSON.stringify({
+        data: null,
+        errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR", serviceName: route.serviceName } }],
+      });
     }
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", [REQUEST_ID_HEADER]: requestId });
     res.end(text);

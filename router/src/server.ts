@@ -65,7 +65,13 @@ const subgraphsReady = (subgraphUrls: Record<string, string>): ReadinessCheck[] 
  * planner and executed here (see subscriptions/).
  */
 export async function createRouter(options: RouterOptions) {
-  const { gateway, services, sign, agent, close: closeGateway } = createGateway({
+  const {
+    gateway,
+    services,
+    sign,
+    agent,
+    close: closeGateway,
+  } = createGateway({
     supergraphSdl: options.supergraphSdl,
     subgraphUrls: options.subgraphUrls,
     internalSecret: options.internalSecret,
@@ -85,26 +91,29 @@ export async function createRouter(options: RouterOptions) {
   const identityOf = createClientTokenVerifier(options.jwtSecret);
   const metrics = createMetrics("router");
   const batching = options.subgraphBatching ?? "all";
-  const passthrough = options.passthrough === false ? null : createPassthrough({
-    planner,
-    subgraphUrls: options.subgraphUrls,
-    identityOf,
-    sign,
-    send: createSubgraphSender({
-      dispatcher: agent,
-      timeoutMs: options.subgraphTimeoutMs ?? 10_000,
-      batches: (name) => batching === "all" || (Array.isArray(batching) && batching.includes(name)),
-      batchSize: new Histogram({
-        name: "router_subgraph_batch_size",
-        help: "Operations per request the pass-through sent, by subgraph (1: sent alone).",
-        labelNames: ["subgraph"],
-        buckets: [1, 2, 4, 8, 16, 32],
-        registers: [metrics.registry],
-      }),
-    }),
-    metrics,
-    logger: options.logger,
-  });
+  const passthrough =
+    options.passthrough === false
+      ? null
+      : createPassthrough({
+          planner,
+          subgraphUrls: options.subgraphUrls,
+          identityOf,
+          sign,
+          send: createSubgraphSender({
+            dispatcher: agent,
+            timeoutMs: options.subgraphTimeoutMs ?? 10_000,
+            batches: (name) => batching === "all" || (Array.isArray(batching) && batching.includes(name)),
+            batchSize: new Histogram({
+              name: "router_subgraph_batch_size",
+              help: "Operations per request the pass-through sent, by subgraph (1: sent alone).",
+              labelNames: ["subgraph"],
+              buckets: [1, 2, 4, 8, 16, 32],
+              registers: [metrics.registry],
+            }),
+          }),
+          metrics,
+          logger: options.logger,
+        });
   const multipart = multipartSubscriptions({
     subscribe,
     heartbeatMs: options.heartbeatMs,
@@ -125,7 +134,12 @@ export async function createRouter(options: RouterOptions) {
     const header = headerOf(req);
     return { ...baseContextFor(req, res, options.logger), identity: await identityOf(header("authorization")), clientIp: header(CLIENT_IP_HEADER) };
   };
-  const route = createGraphQLRoute({ multipart, passthrough: passthrough?.intercept ?? null, gateway: createApolloHandler(apollo, contextFor), logger: options.logger });
+  const route = createGraphQLRoute({
+    multipart,
+    passthrough: passthrough?.intercept ?? null,
+    gateway: createApolloHandler(apollo, contextFor),
+    logger: options.logger,
+  });
   shell.serveGraphQL(route.serve, route.landingPage);
   const websocket = attachWebSocket({
     httpServer: shell.httpServer,

@@ -17,8 +17,9 @@ class LayerReporter {
       row.ms += file.perfStats.end - file.perfStats.start;
     }
     const wall = ((Date.now() - results.startTime) / 1000).toFixed(1);
-    const lines = [...rows].map(([layer, r]) =>
-      `  ${layer.padEnd(5)} ${String(r.files).padStart(3)} files (${r.failedFiles} failed) ${String(r.tests).padStart(4)} tests (${r.failed} failed) ${(r.ms / 1000).toFixed(1).padStart(7)} s`,
+    const lines = [...rows].map(
+      ([layer, r]) =>
+        `  ${layer.padEnd(5)} ${String(r.files).padStart(3)} files (${r.failedFiles} failed) ${String(r.tests).padStart(4)} tests (${r.failed} failed) ${(r.ms / 1000).toFixed(1).padStart(7)} s`,
     );
     process.stderr.write(`\nTime per layer (sum of the files' run times; the run took ${wall} s):\n${lines.join("\n")}\n`);
   }

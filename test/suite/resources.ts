@@ -175,17 +175,29 @@ export async function dropLeftovers(base: NodeJS.ProcessEnv): Promise<{ database
   const dbPattern = new RegExp(`^${databaseName(testDb).replace(/[^\w]/g, "\\$&")}_r(\\d+)_[0-9a-f]+$`);
   const databases = await withAdmin(testDb, async (client) => {
     const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database");
-    const stale = rows.map((r) => r.datname).filter((n) => { const m = dbPattern.exec(n); return m && !isAlive(Number(m[1])); });
+    const stale = rows
+      .map((r) => r.datname)
+      .filter((n) => {
+        const m = dbPattern.exec(n);
+        return m && !isAlive(Number(m[1]));
+      });
     for (const n of stale) await client.query(`DROP DATABASE IF EXISTS ${quote(n)} WITH (FORCE)`);
     return stale;
   });
   const prefix = base.KAFKA_TOPIC_PREFIX ?? "test.";
   const topicPattern = new RegExp(`^${prefix.replace(/[^\w]/g, "\\$&")}r(\\d+)\\.`);
-  const ctx = createKafka({ brokers: (base.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","), clientId: "test-leftovers", logger: createLogger("test-suite", "silent") });
+  const ctx = createKafka({
+    brokers: (base.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
+    clientId: "test-leftovers",
+    logger: createLogger("test-suite", "silent"),
+  });
   const admin = ctx.kafka.admin();
   await admin.connect();
   try {
-    const topics = (await admin.listTopics()).filter((t) => { const m = topicPattern.exec(t); return m && !isAlive(Number(m[1])); });
+    const topics = (await admin.listTopics()).filter((t) => {
+      const m = topicPattern.exec(t);
+      return m && !isAlive(Number(m[1]));
+    });
     if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 });
     return { databases, topics };
   } finally {

@@ -5,6 +5,8 @@ import { formatError } from "../../../common/errors.ts";
 export function formatResult(result: ExecutionResult): { data?: unknown; errors?: GraphQLFormattedError[] } {
   return {
     ...(result.data !== undefined ? { data: result.data } : {}),
-    ...(result.errors ? { errors: result.errors.map((e) => formatError(typeof (e as GraphQLError).toJSON === "function" ? (e as GraphQLError).toJSON() : e)) } : {}),
+    ...(result.errors
+      ? { errors: result.errors.map((e) => formatError(typeof (e as GraphQLError).toJSON === "function" ? (e as GraphQLError).toJSON() : e)) }
+      : {}),
   };
 }

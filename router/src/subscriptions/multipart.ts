@@ -1,5 +1,5 @@
 import type http from "node:http";
-import { getOperationAST, parse, type DocumentNode, type ExecutionResult, type GraphQLError } from "graphql";
+import { getOperationAST, parse, type DocumentNode, type ExecutionResult } from "graphql";
 import { formatResult } from "./format.ts";
 import type { SubscribeArgs } from "./subscribe.ts";
 import type { RouterContext } from "../context.ts";
@@ -15,7 +15,8 @@ export interface MultipartOptions {
   heartbeatMs?: number;
 }
 
-const acceptsMultipartSubscription = (req: http.IncomingMessage) => /multipart\/mixed/i.test(req.headers.accept ?? "") && /subscriptionSpec/i.test(req.headers.accept ?? "");
+const acceptsMultipartSubscription = (req: http.IncomingMessage) =>
+  /multipart\/mixed/i.test(req.headers.accept ?? "") && /subscriptionSpec/i.test(req.headers.accept ?? "");
 
 /**
  * Each part is followed at once by the next delimiter, so a client can hand an event on as soon as it
@@ -47,7 +48,8 @@ export function multipartSubscriptions(options: MultipartOptions) {
         JSON.stringify({
           errors: [
             {
-              message: 'Subscriptions over HTTP need "Accept: multipart/mixed;subscriptionSpec=1.0"; or use WebSocket (graphql-transport-ws) on this URL.',
+              message:
+                'Subscriptions over HTTP need "Accept: multipart/mixed;subscriptionSpec=1.0"; or use WebSocket (graphql-transport-ws) on this URL.',
               extensions: { code: "BAD_REQUEST" },
             },
           ],

@@ -85,10 +85,14 @@ export function attachWebSocket(options: WebSocketOptions) {
           return [error as GraphQLError];
         }
         if (getOperationAST(document, payload.operationName)?.operation !== "subscription") {
-          return [new GraphQLError("Only subscriptions go over WebSocket; send queries and mutations over HTTP.", { extensions: { code: "BAD_REQUEST" } })];
+          return [
+            new GraphQLError("Only subscriptions go over WebSocket; send queries and mutations over HTTP.", { extensions: { code: "BAD_REQUEST" } }),
+          ];
         }
         if (state.active.size >= maxSubscriptions) {
-          return [new GraphQLError(`At most ${maxSubscriptions} subscriptions per connection.`, { extensions: { code: "RATE_LIMITED", retryAfterMs: 0 } })];
+          return [
+            new GraphQLError(`At most ${maxSubscriptions} subscriptions per connection.`, { extensions: { code: "RATE_LIMITED", retryAfterMs: 0 } }),
+          ];
         }
         state.active.add(id);
         const requestId = randomUUID();

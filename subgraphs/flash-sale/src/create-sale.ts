@@ -67,7 +67,9 @@ export function createCreateSale(deps: CreateSaleDeps) {
             startsAt: input.startsAt,
             endsAt: input.endsAt,
             perUserLimit: input.perUserLimit,
-            items: { createMany: { data: input.items.map((i) => ({ productId: i.productId, salePriceCents: i.salePriceCents, quantity: i.quantity })) } },
+            items: {
+              createMany: { data: input.items.map((i) => ({ productId: i.productId, salePriceCents: i.salePriceCents, quantity: i.quantity })) },
+            },
           },
           include: withItems,
         });

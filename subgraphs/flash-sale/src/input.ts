@@ -42,7 +42,11 @@ const purchaseInput = z.object({
   productId: uuid,
   quantity: z.number().int().min(1, "must be at least 1").max(MAX_PURCHASE_QUANTITY, `must be at most ${MAX_PURCHASE_QUANTITY}`),
   // The same rule as placeOrder's keys: printable ASCII keeps them loggable and comparable.
-  idempotencyKey: z.string().min(1, "must not be empty").max(255, "must be at most 255 characters").regex(/^[\x21-\x7e]+$/, "use printable ASCII without spaces"),
+  idempotencyKey: z
+    .string()
+    .min(1, "must not be empty")
+    .max(255, "must be at most 255 characters")
+    .regex(/^[\x21-\x7e]+$/, "use printable ASCII without spaces"),
 });
 
 export type FlashPurchaseInput = z.infer<typeof purchaseInput>;
@@ -54,5 +58,7 @@ export function parsePurchaseInput(raw: unknown): FlashPurchaseInput {
 
 /** sha256 of the canonical purchase (sale, product, quantity): the same key with another purchase is IDEMPOTENCY_KEY_REUSED. */
 export function purchaseHash(input: FlashPurchaseInput): string {
-  return createHash("sha256").update(JSON.stringify(["flash", input.flashSaleId, input.productId, input.quantity])).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(["flash", input.flashSaleId, input.productId, input.quantity]))
+    .digest("hex");
 }

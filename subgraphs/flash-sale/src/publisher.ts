@@ -27,7 +27,8 @@ export function createFlashOrderPublisher(options: FlashOrderPublisherOptions) {
   let timer: NodeJS.Timeout | null = null;
 
   const schedule = () => {
-    if (!sending && !timer) timer = setTimeout(flush, options.lingerMs);
+    // flush settles every queued publish itself and never rejects.
+    if (!sending && !timer) timer = setTimeout(() => void flush(), options.lingerMs);
   };
 
   async function flush() {
@@ -36,7 +37,12 @@ export function createFlashOrderPublisher(options: FlashOrderPublisherOptions) {
     sending = true;
     const batch = queue.splice(0, maxBatch);
     try {
-      const sent = publish(options.ctx, options.producer, "flash-order", batch.map((b) => b.event));
+      const sent = publish(
+        options.ctx,
+        options.producer,
+        "flash-order",
+        batch.map((b) => b.event),
+      );
       await withTimeout(sent, options.timeoutMs ?? 5_000, "publishing flash orders");
       for (const b of batch) b.resolve();
     } catch (error) {

@@ -43,9 +43,15 @@ function refusal(result: Exclude<PurchaseResult, { ok: true }>, productId: strin
     case "rate":
       return appError(ErrorCode.RATE_LIMITED, "Too many purchases right now; try again shortly.", { retryAfterMs: result.retryAfterMs });
     case "limit":
-      return appError(ErrorCode.PURCHASE_LIMIT_EXCEEDED, `At most ${result.limit} per buyer in this sale.`, { limit: result.limit, alreadyPurchased: result.alreadyPurchased });
+      return appError(ErrorCode.PURCHASE_LIMIT_EXCEEDED, `At most ${result.limit} per buyer in this sale.`, {
+        limit: result.limit,
+        alreadyPurchased: result.alreadyPurchased,
+      });
     case "short":
-      return appError(ErrorCode.OUT_OF_STOCK, `Not enough left of product ${productId} in this sale; nothing was reserved.`, { productId, available: result.remaining });
+      return appError(ErrorCode.OUT_OF_STOCK, `Not enough left of product ${productId} in this sale; nothing was reserved.`, {
+        productId,
+        available: result.remaining,
+      });
     case "reused":
       return keyReused();
     case "not_loaded":
@@ -151,7 +157,8 @@ export function createPurchase(deps: PurchaseDeps) {
         const sale = await deps.warmItem(input.flashSaleId, input.productId);
         result = await stock.purchase(args);
         // Not loadable because the sale ended: that is what the buyer needs to hear, not NOT_FOUND.
-        if (sale && !result.ok && result.reason === "not_loaded") result = { ok: false, reason: "not_active", startsAtMs: sale.startsAt.getTime(), endsAtMs: sale.endsAt.getTime() };
+        if (sale && !result.ok && result.reason === "not_loaded")
+          result = { ok: false, reason: "not_active", startsAtMs: sale.startsAt.getTime(), endsAtMs: sale.endsAt.getTime() };
       }
     } catch (error) {
       if (claimed) await unclaim(orderId, pointer, keys.reservation(orderId)).catch(() => undefined);

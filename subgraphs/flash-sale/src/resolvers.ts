@@ -85,7 +85,8 @@ export const resolvers = {
     },
   },
   FlashSale: {
-    __resolveReference: (ref: { id: string }, ctx: FlashSaleContext) => (uuid.safeParse(ref.id).success ? ctx.saleLoader.load(ref.id.toLowerCase()) : null),
+    __resolveReference: (ref: { id: string }, ctx: FlashSaleContext) =>
+      uuid.safeParse(ref.id).success ? ctx.saleLoader.load(ref.id.toLowerCase()) : null,
     state: (sale: SaleParent, _: unknown, ctx: FlashSaleContext) => liveState(sale, ctx.domain.now()),
     items: (sale: SaleParent): ItemParent[] => sale.items.map((i) => ({ ...i, live: sale.remaining?.get(i.productId) })),
   },

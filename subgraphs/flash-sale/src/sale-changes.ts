@@ -94,7 +94,10 @@ export function createSaleChanges(deps: { subscriber: Redis; sales: SaleReader; 
       });
       emit();
     };
-    const unlisten = await listen(saleId, { change: apply, refresh: () => void readAll().catch((error) => log.warn({ err: error, saleId }, "refresh failed")) });
+    const unlisten = await listen(saleId, {
+      change: apply,
+      refresh: () => void readAll().catch((error) => log.warn({ err: error, saleId }, "refresh failed")),
+    });
     try {
       await readAll();
     } catch (error) {
@@ -109,7 +112,10 @@ export function createSaleChanges(deps: { subscriber: Redis; sales: SaleReader; 
     return new Repeater<LiveSale>(async (push, stop) => {
       let version = 0;
       const snapshot = (): LiveSale => ({ ...sale!, remaining: new Map([...items].map(([p, v]) => [p, v.remaining])), endedLive });
-      const coalescer = createCoalescer<{ version: number; sale: LiveSale }>({ intervalMs: SALE_COALESCE_MS, deliver: (_key, value) => void push(value.sale) });
+      const coalescer = createCoalescer<{ version: number; sale: LiveSale }>({
+        intervalMs: SALE_COALESCE_MS,
+        deliver: (_key, value) => void push(value.sale),
+      });
       emit = () => coalescer.push(saleId, { version: ++version, sale: snapshot() });
       emit();
       // The state also changes by the clock alone: at startsAt and at endsAt.

@@ -62,7 +62,19 @@ export function createSaleStock(redis: Redis) {
     /** True when it wrote the item, false when Redis had it already (never overwritten). */
     async load(item: ItemLoad): Promise<boolean> {
       const k = itemKeys(item.saleId, item.productId);
-      const args = [item.remaining, item.sold, item.quantity, item.priceCents, item.currency, item.perUserLimit, item.startsAtMs, item.endsAtMs, item.ended ? "1" : "0", item.saleId, item.productId];
+      const args = [
+        item.remaining,
+        item.sold,
+        item.quantity,
+        item.priceCents,
+        item.currency,
+        item.perUserLimit,
+        item.startsAtMs,
+        item.endsAtMs,
+        item.ended ? "1" : "0",
+        item.saleId,
+        item.productId,
+      ];
       for (const [user, units] of item.users) args.push(user, units);
       return (await loadScript([k.item, k.users], args)) === 1;
     },

@@ -31,7 +31,12 @@ export function createSaleReader(prisma: PrismaClient) {
       }),
     /** Sales in `state` (all when null), soonest start first; at most `limit`. */
     list: (state: FlashSaleStateName | null, now: Date, limit = 100): Promise<SaleRecord[]> =>
-      prisma.flashSale.findMany({ where: state ? stateFilter(state, now) : {}, include: withItems, orderBy: [{ startsAt: "asc" }, { id: "asc" }], take: limit }),
+      prisma.flashSale.findMany({
+        where: state ? stateFilter(state, now) : {},
+        include: withItems,
+        orderBy: [{ startsAt: "asc" }, { id: "asc" }],
+        take: limit,
+      }),
     /** Sales that need Redis keys: not ended. */
     live: (now: Date): Promise<SaleRecord[]> => prisma.flashSale.findMany({ where: { endedAt: null, endsAt: { gt: now } }, include: withItems }),
     /** Sales that ended (by time or early) but not before `since`: their items may still get units back. */

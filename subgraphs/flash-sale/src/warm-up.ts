@@ -36,7 +36,10 @@ export function createWarmUp(deps: WarmUpDeps) {
   /** Loads the sale's items Redis does not have; returns how many it loaded. */
   async function warmSale(sale: SaleRecord, opts: { fresh?: boolean } = {}): Promise<number> {
     const live = await stock.read(sale.items.map((i) => ({ saleId: sale.id, productId: i.productId })));
-    const products = await prisma.product.findMany({ where: { id: { in: sale.items.map((i) => i.productId) } }, select: { id: true, currency: true } });
+    const products = await prisma.product.findMany({
+      where: { id: { in: sale.items.map((i) => i.productId) } },
+      select: { id: true, currency: true },
+    });
     const currencyOf = new Map(products.map((p) => [p.id, p.currency.trim()]));
     let loaded = 0;
     for (const [index, item] of sale.items.entries()) {

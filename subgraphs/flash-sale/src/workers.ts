@@ -26,7 +26,9 @@ export async function startFlashWorkers(options: FlashWorkersOptions): Promise<{
     if (options.warmUpIntervalMs > 0) {
       const pass = () => domain.warmUp.warmAll().catch((error) => log.warn({ err: error }, "warm-up pass failed"));
       let running: Promise<unknown> = pass();
-      const timer = setInterval(() => (running = running.then(pass)), options.warmUpIntervalMs);
+      const timer = setInterval(() => {
+        running = running.then(pass);
+      }, options.warmUpIntervalMs);
       started.push({ close: async () => (clearInterval(timer), await running) });
     }
   } catch (error) {

@@ -10,7 +10,10 @@ const now = () => Date.now() + offsetMs;
 let stack: Stack;
 let admin: string;
 beforeAll(async () => {
-  stack = await startStack({ order: { reservationTtlSeconds: TTL_SECONDS, orphanGraceSeconds: 5, now }, flash: { reservationTtlSeconds: TTL_SECONDS, now } });
+  stack = await startStack({
+    order: { reservationTtlSeconds: TTL_SECONDS, orphanGraceSeconds: 5, now },
+    flash: { reservationTtlSeconds: TTL_SECONDS, now },
+  });
   admin = await adminToken();
 });
 afterAll(() => stack.close());
@@ -31,7 +34,9 @@ test("an unpaid flash order expires through the order sweeper; its units go back
   offsetMs = TTL_SECONDS * 1000 + 1;
   // Two sweeps racing (the database pass may also expire other tests' leftovers in the shared test database).
   await Promise.all([stack.order.domain.sweeper.sweepOnce(), stack.order.domain.sweeper.sweepOnce()]);
-  const expiredEvents = await stack.prisma.outboxEvent.count({ where: { key: order.id, type: "OrderStatusChanged", payload: { path: ["data", "order", "status"], equals: "EXPIRED" } } });
+  const expiredEvents = await stack.prisma.outboxEvent.count({
+    where: { key: order.id, type: "OrderStatusChanged", payload: { path: ["data", "order", "status"], equals: "EXPIRED" } },
+  });
   expect(expiredEvents).toBe(1);
   expect((await stack.gql(ORDER, { id: order.id }, { token: user })).data!.order.status).toBe("EXPIRED");
   const trace = await itemTrace(stack.redis, sale.id, product.id);

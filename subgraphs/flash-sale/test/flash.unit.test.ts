@@ -18,7 +18,13 @@ test("a sale is SCHEDULED before startsAt, ACTIVE from it, ENDED at endsAt or on
   expect(saleState({ ...window, endedAt: new Date(T - 10) }, T - 5)).toBe("ENDED");
 });
 
-const valid = { name: "Drop", startsAt: new Date(T), endsAt: new Date(T + 60_000), perUserLimit: 2, items: [{ productId: pid, salePriceCents: 100, quantity: 5 }] };
+const valid = {
+  name: "Drop",
+  startsAt: new Date(T),
+  endsAt: new Date(T + 60_000),
+  perUserLimit: 2,
+  items: [{ productId: pid, salePriceCents: 100, quantity: 5 }],
+};
 const fieldOf = (fn: () => unknown) => {
   try {
     fn();
@@ -37,16 +43,31 @@ test("createFlashSale input: every rule names its field", () => {
   expect(fieldOf(() => parseCreateInput({ ...valid, items: [] }, T))).toEqual({ code: "BAD_USER_INPUT", field: "input.items" });
   const many = Array.from({ length: 21 }, (_, i) => ({ ...valid.items[0]!, productId: pid.replace(/..$/, String(10 + i)) }));
   expect(fieldOf(() => parseCreateInput({ ...valid, items: many }, T))).toEqual({ code: "BAD_USER_INPUT", field: "input.items" });
-  expect(fieldOf(() => parseCreateInput({ ...valid, items: [valid.items[0], valid.items[0]] }, T))).toEqual({ code: "BAD_USER_INPUT", field: "input.items.1.productId" });
-  expect(fieldOf(() => parseCreateInput({ ...valid, items: [{ ...valid.items[0], salePriceCents: -1 }] }, T))).toEqual({ code: "BAD_USER_INPUT", field: "input.items.0.salePriceCents" });
-  expect(fieldOf(() => parseCreateInput({ ...valid, items: [{ ...valid.items[0], quantity: 0 }] }, T))).toEqual({ code: "BAD_USER_INPUT", field: "input.items.0.quantity" });
-  expect(parseCreateInput({ ...valid, items: [valid.items[0], { ...valid.items[0], productId: pid2 }] }, T).items.map((i) => i.productId)).toEqual([pid2, pid]);
+  expect(fieldOf(() => parseCreateInput({ ...valid, items: [valid.items[0], valid.items[0]] }, T))).toEqual({
+    code: "BAD_USER_INPUT",
+    field: "input.items.1.productId",
+  });
+  expect(fieldOf(() => parseCreateInput({ ...valid, items: [{ ...valid.items[0], salePriceCents: -1 }] }, T))).toEqual({
+    code: "BAD_USER_INPUT",
+    field: "input.items.0.salePriceCents",
+  });
+  expect(fieldOf(() => parseCreateInput({ ...valid, items: [{ ...valid.items[0], quantity: 0 }] }, T))).toEqual({
+    code: "BAD_USER_INPUT",
+    field: "input.items.0.quantity",
+  });
+  expect(parseCreateInput({ ...valid, items: [valid.items[0], { ...valid.items[0], productId: pid2 }] }, T).items.map((i) => i.productId)).toEqual([
+    pid2,
+    pid,
+  ]);
 });
 
 test("flashPurchase input and its hash: the same purchase hashes the same, any change differs", () => {
   const input = parsePurchaseInput({ flashSaleId: pid, productId: pid2, quantity: 1, idempotencyKey: "k-1" });
   expect(fieldOf(() => parsePurchaseInput({ ...input, quantity: 0 }))).toEqual({ code: "BAD_USER_INPUT", field: "input.quantity" });
-  expect(fieldOf(() => parsePurchaseInput({ ...input, idempotencyKey: "has space" }))).toEqual({ code: "BAD_USER_INPUT", field: "input.idempotencyKey" });
+  expect(fieldOf(() => parsePurchaseInput({ ...input, idempotencyKey: "has space" }))).toEqual({
+    code: "BAD_USER_INPUT",
+    field: "input.idempotencyKey",
+  });
   expect(purchaseHash(input)).toBe(purchaseHash({ ...input, idempotencyKey: "other" }));
   expect(purchaseHash(input)).not.toBe(purchaseHash({ ...input, quantity: 2 }));
   expect(purchaseHash(input)).not.toBe(purchaseHash({ ...input, productId: pid }));
@@ -68,5 +89,9 @@ test("every key of one sale item shares one hash tag", () => {
   const k = itemKeys(pid, pid2);
   const tags = [k.item, k.users, k.expiry, k.reservation("o1")].map((key) => /\{[^}]+\}/.exec(key)![0]);
   expect(new Set(tags)).toEqual(new Set([`{fs:${pid}:${pid2}}`]));
-  expect(decodePointer(encodePointer({ saleId: pid, productId: pid2, requestHash: "h" }))).toEqual({ saleId: pid, productId: pid2, requestHash: "h" });
+  expect(decodePointer(encodePointer({ saleId: pid, productId: pid2, requestHash: "h" }))).toEqual({
+    saleId: pid,
+    productId: pid2,
+    requestHash: "h",
+  });
 });

@@ -6,7 +6,24 @@ import { parsePurchaseInput, purchaseHash } from "../src/input.ts";
 import { encodePointer, orderPointerKey } from "../../../common/orders/flash-keys.ts";
 import { orderIdFor } from "../../../common/orders/order-id.ts";
 import { flashRegistryFor } from "../../../common/orders/reservation-keys.ts";
-import { CANCEL_ORDER, codeOf, createProduct, createSale, CREATE_SALE, END_SALE, eventually, itemTrace, ORDER, PAY_ORDER, pgSold, pgStock, purchaseInput, PURCHASE, redisStock, SALE } from "./support.ts";
+import {
+  CANCEL_ORDER,
+  codeOf,
+  createProduct,
+  createSale,
+  CREATE_SALE,
+  END_SALE,
+  eventually,
+  itemTrace,
+  ORDER,
+  PAY_ORDER,
+  pgSold,
+  pgStock,
+  purchaseInput,
+  PURCHASE,
+  redisStock,
+  SALE,
+} from "./support.ts";
 
 let stack: Stack;
 let admin: string;
@@ -32,18 +49,32 @@ test("creating a sale moves units out of regular stock; not enough regular stock
   const b = await createProduct(stack.gql, admin, 5);
   const name = `Short ${randomUUID()}`;
   const now = Date.now();
-  const input = { name, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 60_000).toISOString(), perUserLimit: 1,
-    items: [{ productId: a.id, quantity: 10, salePriceCents: 1 }, { productId: b.id, quantity: 6, salePriceCents: 1 }] };
+  const input = {
+    name,
+    startsAt: new Date(now).toISOString(),
+    endsAt: new Date(now + 60_000).toISOString(),
+    perUserLimit: 1,
+    items: [
+      { productId: a.id, quantity: 10, salePriceCents: 1 },
+      { productId: b.id, quantity: 6, salePriceCents: 1 },
+    ],
+  };
   const refused = await stack.gql(CREATE_SALE, { input }, { token: admin });
   expect(refused.errors![0]!.extensions).toMatchObject({ code: "OUT_OF_STOCK", productId: b.id, available: 5 });
-  for (const [p, units] of [[a, 20], [b, 5]] as const) {
+  for (const [p, units] of [
+    [a, 20],
+    [b, 5],
+  ] as const) {
     expect(await pgStock(stack.prisma, p.id)).toEqual({ available: units, reserved: 0, sold: 0 });
     expect(await redisStock(stack.redis, p.id)).toEqual({ available: units, reserved: 0, sold: 0 });
   }
   expect(await stack.prisma.flashSale.count({ where: { name } })).toBe(0);
   expect(codeOf(await stack.gql(CREATE_SALE, { input }, { token: await token("nobody") }))).toBe("FORBIDDEN");
 
-  const sale = await createSale(stack.gql, admin, [{ productId: a.id, quantity: 10 }, { productId: b.id, quantity: 5 }]);
+  const sale = await createSale(stack.gql, admin, [
+    { productId: a.id, quantity: 10 },
+    { productId: b.id, quantity: 5 },
+  ]);
   expect(sale.items.map((i) => i.remaining)).toEqual(sale.items.map((i) => i.quantity));
   expect(await pgStock(stack.prisma, a.id)).toEqual({ available: 10, reserved: 0, sold: 0 });
   expect(await redisStock(stack.redis, b.id)).toEqual({ available: 0, reserved: 0, sold: 0 });
@@ -64,8 +95,17 @@ test("ending returns the unsold units to regular stock exactly once, however man
   await eventually(async () => ((await pgSold(stack.prisma, sale.id, product.id)) === 2 ? true : undefined));
 
   const second = createFlashSaleDomain({
-    ...stack, logger, registry: flashRegistryFor(stack.order.domain.reservations.index), reservationTtlSeconds: 900,
-    tombstoneSeconds: config.RESERVATION_TOMBSTONE_SECONDS, saleRate: 100, saleBurst: 0, ipRate: 100, ipBurst: 0, publishLingerMs: 1, ctx: stack.kafka,
+    ...stack,
+    logger,
+    registry: flashRegistryFor(stack.order.domain.reservations.index),
+    reservationTtlSeconds: 900,
+    tombstoneSeconds: config.RESERVATION_TOMBSTONE_SECONDS,
+    saleRate: 100,
+    saleBurst: 0,
+    ipRate: 100,
+    ipBurst: 0,
+    publishLingerMs: 1,
+    ctx: stack.kafka,
   });
   await Promise.all([
     stack.gql(END_SALE, { id: sale.id }, { token: admin }),
@@ -78,7 +118,11 @@ test("ending returns the unsold units to regular stock exactly once, however man
   expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 28, reserved: 0, sold: 0 });
   expect(await redisStock(stack.redis, product.id)).toEqual({ available: 28, reserved: 0, sold: 0 });
   expect(await returned(sale.id, product.id)).toBe(8);
-  expect(await stack.prisma.outboxEvent.count({ where: { key: sale.id, type: "FlashSaleChanged", payload: { path: ["data", "state"], equals: "ENDED" } } })).toBe(1);
+  expect(
+    await stack.prisma.outboxEvent.count({
+      where: { key: sale.id, type: "FlashSaleChanged", payload: { path: ["data", "state"], equals: "ENDED" } },
+    }),
+  ).toBe(1);
 
   const late = await stack.gql(PURCHASE, { input: purchaseInput(sale.id, product.id) }, { token: await token(`u-${randomUUID()}`) });
   expect(late.errors![0]!.extensions).toMatchObject({ code: "SALE_NOT_ACTIVE", endsAt: expect.any(String) });
@@ -110,7 +154,11 @@ test("a declined payment or a cancellation gives the units back to the sale, and
   const declined = await buy(user, sale.id, product.id, 2);
   expect((await stack.gql(PAY_ORDER, { id: declined.id, token: "tok_declined" }, { token: user })).errors).toBeUndefined();
   await untilStatus(declined.id, user, "CANCELLED");
-  await eventually(async () => ((await itemTrace(stack.redis, sale.id, product.id)).item.remaining === "6" ? true : undefined), 10_000, "units back in the sale");
+  await eventually(
+    async () => ((await itemTrace(stack.redis, sale.id, product.id)).item.remaining === "6" ? true : undefined),
+    10_000,
+    "units back in the sale",
+  );
   expect((await itemTrace(stack.redis, sale.id, product.id)).users).toEqual({});
 
   const kept = await buy(user, sale.id, product.id, 3);
@@ -141,7 +189,17 @@ test("order(id) finds a flash order before PostgreSQL has it, and paying it writ
   const pending = { id: orderIdFor(userId, input.idempotencyKey) };
   const requestHash = purchaseHash(input);
   await stack.redis.set(orderPointerKey(pending.id), encodePointer({ saleId: sale.id, productId: product.id, requestHash }));
-  const taken = await stack.flash.domain.stock.purchase({ ...input, saleId: sale.id, orderId: pending.id, userId, requestHash, nowMs: Date.now(), expiresAtMs: Date.now() + 60_000, rate: 100, burst: 100 });
+  const taken = await stack.flash.domain.stock.purchase({
+    ...input,
+    saleId: sale.id,
+    orderId: pending.id,
+    userId,
+    requestHash,
+    nowMs: Date.now(),
+    expiresAtMs: Date.now() + 60_000,
+    rate: 100,
+    burst: 100,
+  });
   expect(taken.ok).toBe(true);
   expect(await stack.prisma.order.count({ where: { id: pending.id } })).toBe(0);
   const read = await orderOf(pending.id, pendingUser);

@@ -25,7 +25,9 @@ test("one client address gets FLASH_IP_RATE purchases per second; a forged x-cli
   const sale = await createSale(stack.gql, admin, [{ productId: product.id, quantity: 40 }], { perUserLimit: 1 });
   const buyers = await Promise.all(Array.from({ length: IP_RATE + 3 }, () => token(`u-${randomUUID()}`)));
   const results = await Promise.all(
-    buyers.map((t, i) => gql(stack.routerUrl, PURCHASE, { input: purchaseInput(sale.id, product.id) }, { token: t, headers: { "x-client-ip": `203.0.113.${i}` } })),
+    buyers.map((t, i) =>
+      gql(stack.routerUrl, PURCHASE, { input: purchaseInput(sale.id, product.id) }, { token: t, headers: { "x-client-ip": `203.0.113.${i}` } }),
+    ),
   );
   expect(results.filter((r) => !r.errors)).toHaveLength(IP_RATE);
   for (const refused of results.filter((r) => r.errors)) {

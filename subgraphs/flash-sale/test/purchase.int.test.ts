@@ -133,7 +133,11 @@ test("a key already used for another item or a regular order is refused, and the
   // A key the buyer used for a regular order (same order id) is the regular order's.
   const product = await createProduct(stack.gql, admin, 5);
   const regularKey = randomUUID();
-  const placed = await stack.gql(`mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }`, { input: { idempotencyKey: regularKey, items: [line(product)] } }, { token: await token("reuser") });
+  const placed = await stack.gql(
+    `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }`,
+    { input: { idempotencyKey: regularKey, items: [line(product)] } },
+    { token: await token("reuser") },
+  );
   expect(placed.errors).toBeUndefined();
   expect(await refusal(buy("reuser", saleId, productId, 1, regularKey))).toEqual({ code: "IDEMPOTENCY_KEY_REUSED" });
   expect(await stack.redis.get(orderPointerKey(placed.data!.placeOrder.id))).toBeNull();

@@ -33,7 +33,11 @@ test("1000 concurrent buyers for 100 units (perUserLimit 2) through the router: 
   expect(live.data!.flashSale.items[0].remaining).toBe(0);
 
   // Once the writer caught up, PostgreSQL holds the same orders, with the ids the buyers got.
-  await eventually(async () => ((await pgSold(stack.prisma, sale.id, product.id)) === 100 ? true : undefined), 30_000, "PostgreSQL to have 100 units");
+  await eventually(
+    async () => ((await pgSold(stack.prisma, sale.id, product.id)) === 100 ? true : undefined),
+    30_000,
+    "PostgreSQL to have 100 units",
+  );
   const stored = await stack.prisma.order.findMany({ where: { flashSaleId: sale.id }, select: { id: true } });
   expect(new Set(stored.map((o) => o.id))).toEqual(new Set(orders.map((o) => o.id)));
   // Sale stock is not regular stock: the regular counters never moved while the sale sold out.

@@ -11,8 +11,17 @@ const lifecycle = createLifecycle(logger);
 
 await lifecycle.run(async () => {
   const infra = await connectInfra(config, logger, lifecycle, "inventory", { redis: true, relay: "fallback" });
-  const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["inventory"], service: "inventory", logger }), (h) => h.close());
-  const service = await createInventoryService({ prisma: infra.prisma, redis: infra.redis!, logger, internalSecret: config.INTERNAL_SECRET, readiness: infra.readiness, hub });
+  const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["inventory"], service: "inventory", logger }), (h) =>
+    h.close(),
+  );
+  const service = await createInventoryService({
+    prisma: infra.prisma,
+    redis: infra.redis!,
+    logger,
+    internalSecret: config.INTERNAL_SECRET,
+    readiness: infra.readiness,
+    hub,
+  });
   lifecycle.add("http", service, (s) => s.close());
   const port = await service.listen(config.INVENTORY_PORT);
   logger.info({ port }, "inventory subgraph listening");

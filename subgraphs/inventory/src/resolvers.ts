@@ -25,8 +25,7 @@ const zeroStock = (productId: string) => ({ productId, available: 0, reserved: 0
 export const resolvers = {
   DateTime,
   Query: {
-    stock: (_: unknown, args: { productId: string }, ctx: InventoryContext) =>
-      ctx.stockLoader.load(parseInput(uuid, args.productId, "productId")),
+    stock: (_: unknown, args: { productId: string }, ctx: InventoryContext) => ctx.stockLoader.load(parseInput(uuid, args.productId, "productId")),
   },
   Mutation: {
     restock: (_: unknown, args: { productId: string; quantity: number }, ctx: InventoryContext) => {

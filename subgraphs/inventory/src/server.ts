@@ -32,7 +32,7 @@ export async function createInventoryService(deps: InventoryServiceDeps) {
     internalSecret: deps.internalSecret,
     readiness: deps.readiness ?? [],
     subscriptions: true,
-    context: async (base, header) => ({
+    context: async (base) => ({
       ...base,
       stockLoader: createStockLoader(counters),
       restock,

@@ -4,7 +4,7 @@ import { createRedis, type Redis } from "../../../common/redis.ts";
 import { createStockCounters } from "../../../common/stock.ts";
 import { createRestock } from "../src/restock.ts";
 import { connectTestInfra, uniqueSku, type Infra } from "../../../test/harness.ts";
-import { freePort } from "../../../scripts/ports.ts";
+import { freePort } from "../../../common/ports.ts";
 
 // This test flushes Redis, so it runs its own redis-server: the shared one serves other tests.
 let infra: Infra;
@@ -30,7 +30,15 @@ afterAll(async () => {
 async function newProduct(initialStock: number) {
   const id = randomUUID();
   await infra.prisma.product.create({
-    data: { id, sku: uniqueSku("STK"), name: "Stocked", description: "", priceCents: 100, currency: "USD", stock: { create: { available: initialStock } } },
+    data: {
+      id,
+      sku: uniqueSku("STK"),
+      name: "Stocked",
+      description: "",
+      priceCents: 100,
+      currency: "USD",
+      stock: { create: { available: initialStock } },
+    },
   });
   return { id };
 }
@@ -58,10 +66,7 @@ test("restock while Redis has no copy is not lost, and concurrent restocks and l
   const restock = createRestock(infra.prisma, counters);
   const product = await newProduct(10);
   await redis.flushall();
-  await Promise.all([
-    ...Array.from({ length: 20 }, () => restock(product.id, 1)),
-    ...Array.from({ length: 20 }, () => counters.read([product.id])),
-  ]);
+  await Promise.all([...Array.from({ length: 20 }, () => restock(product.id, 1)), ...Array.from({ length: 20 }, () => counters.read([product.id]))]);
   const [live] = await counters.read([product.id]);
   const row = await infra.prisma.stock.findUniqueOrThrow({ where: { productId: product.id } });
   expect(row.available).toBe(30);

@@ -15,7 +15,11 @@ const item = z.object({
 
 const placeOrderInput = z.object({
   // Clients send a UUID or any opaque string; printable ASCII keeps keys loggable and comparable.
-  idempotencyKey: z.string().min(1, "must not be empty").max(255, "must be at most 255 characters").regex(/^[\x21-\x7e]+$/, "use printable ASCII without spaces"),
+  idempotencyKey: z
+    .string()
+    .min(1, "must not be empty")
+    .max(255, "must be at most 255 characters")
+    .regex(/^[\x21-\x7e]+$/, "use printable ASCII without spaces"),
   items: z.array(item).min(1, "must contain at least one item").max(MAX_ITEMS, `must contain at most ${MAX_ITEMS} items`),
 });
 
@@ -38,7 +42,8 @@ export function parsePlaceOrderInput(raw: unknown): PlaceOrderRequest {
   const seen = new Set<string>();
   input.items.forEach((line, i) => {
     const id = line.productId.toLowerCase();
-    if (seen.has(id)) throw badInput(`input.items.${i}.productId`, `input.items.${i}.productId: the product is listed twice; use one line with the total quantity`);
+    if (seen.has(id))
+      throw badInput(`input.items.${i}.productId`, `input.items.${i}.productId: the product is listed twice; use one line with the total quantity`);
     seen.add(id);
   });
   const items = input.items

@@ -26,7 +26,9 @@ await lifecycle.run(async () => {
     orphanGraceSeconds: config.RESERVATION_ORPHAN_GRACE_SECONDS,
     expiryIndex: expiryIndexFor(config.DATABASE_URL),
   });
-  const mailer = lifecycle.add("mailer", createMailer({ from: config.MAIL_FROM, smtpUrl: config.SMTP_URL, mailDir: config.MAIL_DIR }), (m) => m.close());
+  const mailer = lifecycle.add("mailer", createMailer({ from: config.MAIL_FROM, smtpUrl: config.SMTP_URL, mailDir: config.MAIL_DIR }), (m) =>
+    m.close(),
+  );
   const workers = await startOrderWorkers({
     domain,
     ctx: infra.kafka,
@@ -41,10 +43,23 @@ await lifecycle.run(async () => {
   // The flash-sale order writer (FlashOrderPlaced -> orders, 100 per statement) runs here, off the purchase path:
   // in flash-sale its batches outlived young collections and lengthened the pauses every purchase waits through
   // (docs/flash-sales.md, Persistence). It writes the order subgraph's tables, so this is also where it belongs.
-  const flashWriter = await startFlashOrderWriter({ ctx: infra.kafka, producer: infra.producer, prisma: infra.prisma, logger, batchSize: config.FLASH_ORDER_BATCH_SIZE });
+  const flashWriter = await startFlashOrderWriter({
+    ctx: infra.kafka,
+    producer: infra.producer,
+    prisma: infra.prisma,
+    logger,
+    batchSize: config.FLASH_ORDER_BATCH_SIZE,
+  });
   lifecycle.add("flash-order-writer", flashWriter, (w) => w.close());
   const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["order"], service: "order", logger }), (h) => h.close());
-  const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET, readiness: infra.readiness, hub });
+  const service = await createOrderService({
+    domain,
+    logger,
+    internalSecret: config.INTERNAL_SECRET,
+    webhookSecret: config.PAYMENT_WEBHOOK_SECRET,
+    readiness: infra.readiness,
+    hub,
+  });
   lifecycle.add("http", service, (s) => s.close());
   const port = await service.listen(config.ORDER_PORT);
   logger.info({ port, mail: config.SMTP_URL ? "smtp" : config.MAIL_DIR }, "order subgraph listening");

@@ -49,14 +49,29 @@ type OrderChange = z.infer<typeof orderStatusChanged>;
 export function startNotifications({ ctx, producer, prisma, logger, mailer, recipientDomain }: NotificationsDeps) {
   const mail = (order: OrderChange["order"], eventId: string) => {
     const { subject, text } = composeOrderMail(order);
-    return mailer.send({ to: `${order.userId.replace(/[^A-Za-z0-9._+-]/g, "_")}@${recipientDomain}`, subject, text, id: `${order.id}-${order.status.toLowerCase()}-${eventId}` });
+    return mailer.send({
+      to: `${order.userId.replace(/[^A-Za-z0-9._+-]/g, "_")}@${recipientDomain}`,
+      subject,
+      text,
+      id: `${order.id}-${order.status.toLowerCase()}-${eventId}`,
+    });
   };
   const mailAll = async (events: OrderEvent[]) => {
-    const changes = events.filter((e) => e.type === "OrderStatusChanged").map((e) => ({ id: e.id, order: parseEventData(orderStatusChanged, e).order }));
-    const done = await processedAmong(prisma, NOTIFICATIONS, changes.map((c) => c.id));
+    const changes = events
+      .filter((e) => e.type === "OrderStatusChanged")
+      .map((e) => ({ id: e.id, order: parseEventData(orderStatusChanged, e).order }));
+    const done = await processedAmong(
+      prisma,
+      NOTIFICATIONS,
+      changes.map((c) => c.id),
+    );
     const todo = changes.filter((c) => !done.has(c.id));
     await Promise.all(todo.map((c) => mail(c.order, c.id)));
-    await markAllProcessed(prisma, NOTIFICATIONS, todo.map((c) => c.id));
+    await markAllProcessed(
+      prisma,
+      NOTIFICATIONS,
+      todo.map((c) => c.id),
+    );
   };
   return runConsumer({
     ctx,

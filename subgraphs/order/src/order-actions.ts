@@ -50,7 +50,8 @@ export function createOrderActions({ prisma, transitions, now, persistPending }:
       if (order.reservedUntil.getTime() <= now()) return refuseLapsed(order);
       return prisma.$transaction(async (tx) => {
         const [row] = await tx.$queryRaw<{ status: string }[]>`SELECT status::text AS status FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
-        if (row?.status !== "RESERVED") throw invalidState(row?.status ?? order.status, `Only a RESERVED order can be paid; this one is ${row?.status}.`);
+        if (row?.status !== "RESERVED")
+          throw invalidState(row?.status ?? order.status, `Only a RESERVED order can be paid; this one is ${row?.status}.`);
         if (await tx.payment.findUnique({ where: { orderId }, select: { id: true } })) return order;
         const payment = await tx.payment.create({ data: { id: randomUUID(), orderId, amountCents: order.totalCents, currency: order.currency } });
         await enqueue(

@@ -51,7 +51,10 @@ export async function settlePayment(
  * marked REFUND_REQUESTED and PaymentRefundRequested asks the provider integration to pay it back.
  */
 export async function requestRefund(tx: Tx, paymentId: string, reason: string): Promise<boolean> {
-  const updated = await tx.payment.updateMany({ where: { id: paymentId, status: "SUCCEEDED" }, data: { status: "REFUND_REQUESTED", failureReason: reason } });
+  const updated = await tx.payment.updateMany({
+    where: { id: paymentId, status: "SUCCEEDED" },
+    data: { status: "REFUND_REQUESTED", failureReason: reason },
+  });
   if (updated.count === 0) return false;
   const payment = await tx.payment.findUniqueOrThrow({ where: { id: paymentId } });
   await enqueue(

@@ -22,8 +22,7 @@ export interface PlaceOrderDeps {
 }
 
 const TWIN_POLL_MS = 20;
-const keyReused = () =>
-  appError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was already used for a different order request.");
+const keyReused = () => appError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was already used for a different order request.");
 
 /**
  * placeOrder: the same user and key always name the same order id, so a retry finds its order (or its
@@ -76,7 +75,11 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
   return async function placeOrder(userId: string, request: PlaceOrderRequest): Promise<OrderRecord> {
     const orderId = orderIdFor(userId, request.idempotencyKey);
     const hash = requestHash(request.items);
-    const catalogue = await readForPlacement(prisma, orderId, request.items.map((i) => i.productId));
+    const catalogue = await readForPlacement(
+      prisma,
+      orderId,
+      request.items.map((i) => i.productId),
+    );
     if (catalogue.existingRequestHash !== null) {
       // A retry: its order, as placed, even if the price changed since (so prices are not checked).
       if (catalogue.existingRequestHash !== hash) throw keyReused();
@@ -95,7 +98,16 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     }
 
     try {
-      const order = await recordReservedOrder(prisma, { id: orderId, userId, idempotencyKey: request.idempotencyKey, requestHash: hash, totalCents, currency, reservedUntil: new Date(expiresAtMs), lines });
+      const order = await recordReservedOrder(prisma, {
+        id: orderId,
+        userId,
+        idempotencyKey: request.idempotencyKey,
+        requestHash: hash,
+        totalCents,
+        currency,
+        reservedUntil: new Date(expiresAtMs),
+        lines,
+      });
       if (order) return order;
       throw new Error(`order ${orderId}: a product has no stock row in PostgreSQL`);
     } catch (error) {

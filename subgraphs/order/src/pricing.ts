@@ -30,7 +30,8 @@ export async function readForPlacement(prisma: PrismaClient, orderId: string, pr
     LEFT JOIN orders o ON o.id = ${orderId}::uuid
     LEFT JOIN products p ON p.id = ANY(${productIds}::uuid[])`;
   const prices = new Map<string, CataloguePrice>();
-  for (const r of rows) if (r.id) prices.set(r.id, { priceCents: r.priceCents!, priceVersion: r.priceVersion!, currency: r.currency!.trim(), active: r.active! });
+  for (const r of rows)
+    if (r.id) prices.set(r.id, { priceCents: r.priceCents!, priceVersion: r.priceVersion!, currency: r.currency!.trim(), active: r.active! });
   return { existingRequestHash: rows[0]?.existing ?? null, prices };
 }
 
@@ -39,13 +40,19 @@ export async function readForPlacement(prisma: PrismaClient, orderId: string, pr
  * priceVersion only detect that it showed the buyer a stale price (PRICE_CHANGED, nothing reserved).
  * Lines keep their (product id) order.
  */
-export function priceLines(prices: Map<string, CataloguePrice>, items: OrderLineInput[]): { lines: PricedLine[]; totalCents: number; currency: string } {
+export function priceLines(
+  prices: Map<string, CataloguePrice>,
+  items: OrderLineInput[],
+): { lines: PricedLine[]; totalCents: number; currency: string } {
   const currencies = new Set<string>();
   let totalCents = 0;
   const lines = items.map((item, i) => {
     const product = prices.get(item.productId);
     if (!product || !product.active) {
-      throw appError(ErrorCode.NOT_FOUND, `Product ${item.productId} does not exist.`, { productId: item.productId, field: `input.items.${i}.productId` });
+      throw appError(ErrorCode.NOT_FOUND, `Product ${item.productId} does not exist.`, {
+        productId: item.productId,
+        field: `input.items.${i}.productId`,
+      });
     }
     const staleVersion = item.priceVersion !== null && item.priceVersion !== product.priceVersion;
     const stalePrice = item.expectedPriceCents !== null && item.expectedPriceCents !== product.priceCents;
@@ -60,7 +67,8 @@ export function priceLines(prices: Map<string, CataloguePrice>, items: OrderLine
     totalCents += product.priceCents * item.quantity;
     return { productId: item.productId, quantity: item.quantity, unitPriceCents: product.priceCents };
   });
-  if (currencies.size > 1) throw badInput("input.items", `input.items: products are priced in ${[...currencies].join(" and ")}; one order takes one currency`);
+  if (currencies.size > 1)
+    throw badInput("input.items", `input.items: products are priced in ${[...currencies].join(" and ")}; one order takes one currency`);
   if (totalCents > MAX_TOTAL_CENTS) throw badInput("input.items", "input.items: the order total is too large");
   return { lines, totalCents, currency: [...currencies][0]! };
 }

@@ -56,7 +56,9 @@ export async function recordReservedOrder(prisma: PrismaClient, order: NewOrder)
   const prices = order.lines.map((l) => l.unitPriceCents);
   // Envelopes are made here, where every event is made; the statement only fills in the committed counters.
   const orderEvent = orderStatusChanged(record, null);
-  const stockEvents = order.lines.map((l) => stockChanged({ productId: l.productId, available: 0, reserved: 0, sold: 0, version: 0 }, "reserve", l.quantity));
+  const stockEvents = order.lines.map((l) =>
+    stockChanged({ productId: l.productId, available: 0, reserved: 0, sold: 0, version: 0 }, "reserve", l.quantity),
+  );
   const [result] = await prisma.$queryRaw<{ moved: number }[]>`
     WITH locked AS (
       SELECT product_id FROM stock WHERE product_id = ANY(${ids}::uuid[]) ORDER BY product_id FOR UPDATE

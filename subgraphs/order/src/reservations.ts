@@ -17,10 +17,7 @@ export type ReserveResult =
   | { ok: false; reason: "not_loaded"; productIds: string[] }
   | { ok: false; reason: "short"; productId: string; available: number };
 
-export type SettleResult =
-  | { ok: true; skipped: number }
-  | { ok: false; reason: "missing" }
-  | { ok: false; reason: "already"; state: string };
+export type SettleResult = { ok: true; skipped: number } | { ok: false; reason: "missing" } | { ok: false; reason: "already"; state: string };
 
 /**
  * Flash-sale orders hold their units on their sale item's own keys (flash/reservations.ts).
@@ -62,7 +59,12 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
     return { ok: true, skipped: Number(value) };
   }
 
-  async function settle(script: typeof releaseScript, orderId: string, extra: (string | number)[], flash?: () => Promise<SettleResult | null>): Promise<SettleResult> {
+  async function settle(
+    script: typeof releaseScript,
+    orderId: string,
+    extra: (string | number)[],
+    flash?: () => Promise<SettleResult | null>,
+  ): Promise<SettleResult> {
     const keys = await stockKeysOf(orderId);
     const flashResult = keys === null && flash ? await flash() : null;
     if (flashResult) return flashResult;

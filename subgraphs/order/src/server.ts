@@ -31,7 +31,7 @@ export async function createOrderService(deps: OrderServiceDeps) {
     readiness: deps.readiness ?? [],
     subscriptions: true,
     routes: paymentWebhookRoute({ prisma: domain.prisma, secret: deps.webhookSecret, logger: deps.logger }),
-    context: async (base, header) => ({
+    context: async (base) => ({
       ...base,
       domain,
       orderLoader: domain.orders.createLoader(),

@@ -25,7 +25,13 @@ export interface TransitionSpec {
 
 /** The order's state machine; every edge is a conditional update. */
 export const Transition = {
-  cancelByBuyer: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "CANCELLED", cancelReason: "cancelled_by_buyer", stock: "release", liveAt: now }),
+  cancelByBuyer: (now: Date): TransitionSpec => ({
+    from: ["RESERVED"],
+    to: "CANCELLED",
+    cancelReason: "cancelled_by_buyer",
+    stock: "release",
+    liveAt: now,
+  }),
   declinePayment: (): TransitionSpec => ({ from: ["RESERVED"], to: "CANCELLED", cancelReason: "payment_declined", stock: "release" }),
   expire: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "EXPIRED", stock: "release", expiredBy: now }),
   markPaid: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "PAID", stock: null, liveAt: now }),
@@ -96,7 +102,9 @@ export function createTransitions({ prisma, reservations, logger }: TransitionsD
    * Runs `work` in one transaction; every transition it applies through `apply` has its Redis side settled
    * after the commit (never before: a rolled-back transition must not have moved Redis stock).
    */
-  async function inTransaction<T>(work: (t: { tx: Tx; apply: (orderId: string, spec: TransitionSpec) => Promise<TransitionResult> }) => Promise<T>): Promise<T> {
+  async function inTransaction<T>(
+    work: (t: { tx: Tx; apply: (orderId: string, spec: TransitionSpec) => Promise<TransitionResult> }) => Promise<T>,
+  ): Promise<T> {
     const changed: OrderRecord[] = [];
     const result = await prisma.$transaction(async (tx) => {
       changed.length = 0; // a retried callback starts over

@@ -23,7 +23,12 @@ export function verifyWebhookSignature(secret: string, rawBody: Buffer, header: 
 
 const notification = z.discriminatedUnion("status", [
   z.object({ paymentId: z.string().uuid(), status: z.literal("succeeded"), providerRef: z.string().min(1).max(200) }),
-  z.object({ paymentId: z.string().uuid(), status: z.literal("failed"), reason: z.string().min(1).max(200), providerRef: z.string().max(200).optional() }),
+  z.object({
+    paymentId: z.string().uuid(),
+    status: z.literal("failed"),
+    reason: z.string().min(1).max(200),
+    providerRef: z.string().max(200).optional(),
+  }),
 ]);
 
 /**

@@ -34,7 +34,9 @@ export async function startOrderWorkers(deps: OrderWorkersDeps): Promise<{ close
     started.push(await startPaymentWorker({ ctx, producer, prisma: domain.prisma, logger, provider: deps.provider }));
     started.push(await startPaymentOutcomes({ ctx, producer, logger, transitions: domain.transitions, now: domain.now }));
     started.push(await startFulfilment({ ctx, producer, logger, transitions: domain.transitions }));
-    started.push(await startNotifications({ ctx, producer, prisma: domain.prisma, logger, mailer: deps.mailer, recipientDomain: deps.recipientDomain }));
+    started.push(
+      await startNotifications({ ctx, producer, prisma: domain.prisma, logger, mailer: deps.mailer, recipientDomain: deps.recipientDomain }),
+    );
   } catch (error) {
     await close();
     throw error;

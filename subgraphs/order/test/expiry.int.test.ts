@@ -27,9 +27,12 @@ const place = async (user: string, input: unknown) => {
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data!.placeOrder as { id: string; reservedUntil: string };
 };
-const statuses = async (ids: string[]) => (await stack.prisma.order.findMany({ where: { id: { in: ids } }, select: { status: true } })).map((o) => o.status);
+const statuses = async (ids: string[]) =>
+  (await stack.prisma.order.findMany({ where: { id: { in: ids } }, select: { status: true } })).map((o) => o.status);
 const expiredEvents = (ids: string[]) =>
-  stack.prisma.outboxEvent.count({ where: { key: { in: ids }, type: "OrderStatusChanged", payload: { path: ["data", "order", "status"], equals: "EXPIRED" } } });
+  stack.prisma.outboxEvent.count({
+    where: { key: { in: ids }, type: "OrderStatusChanged", payload: { path: ["data", "order", "status"], equals: "EXPIRED" } },
+  });
 const releaseEvents = (productId: string) =>
   stack.prisma.outboxEvent.count({ where: { key: productId, type: "StockChanged", payload: { path: ["data", "reason"], equals: "release" } } });
 

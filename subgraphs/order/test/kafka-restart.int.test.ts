@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { freePort } from "../../../scripts/ports.ts";
+import { freePort } from "../../../common/ports.ts";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { config, gql, logger } from "../../../test/harness.ts";
@@ -84,49 +84,61 @@ const placeAndPay = async (userId: string, productId: string, quantity: number) 
 
 const statusOf = async (id: string) => (await prisma.order.findUniqueOrThrow({ where: { id }, select: { status: true } })).status;
 
-test("with Kafka down orders are still taken; when it returns every status change is published as one event and applied exactly once", async () => {
-  const productId = await product(20);
-  const user = `buyer-${randomUUID()}`;
-  const before = await placeAndPay(user, productId, 1);
-  await eventually(async () => ((await statusOf(before.id)) === "CONFIRMED" ? true : undefined), 60_000, "the first order to confirm");
+test(
+  "with Kafka down orders are still taken; when it returns every status change is published as one event and applied exactly once",
+  async () => {
+    const productId = await product(20);
+    const user = `buyer-${randomUUID()}`;
+    const before = await placeAndPay(user, productId, 1);
+    await eventually(async () => ((await statusOf(before.id)) === "CONFIRMED" ? true : undefined), 60_000, "the first order to confirm");
 
-  infra("kafka-stop", BROKER_DIR);
-  const paid = [];
-  for (let i = 0; i < 4; i++) paid.push(await placeAndPay(user, productId, 2));
-  const cancelled = await call(user, PLACE_ORDER, { input: { idempotencyKey: randomUUID(), items: [{ productId, quantity: 3 }] } });
-  expect((await call(user, CANCEL_ORDER, { id: cancelled.id })).status).toBe("CANCELLED");
-  for (const order of paid) expect(await statusOf(order.id)).toBe("RESERVED");
-  expect(await pgStock(prisma, productId)).toEqual({ available: 20 - 1 - 8, reserved: 8, sold: 1 });
-  const waiting = await prisma.outboxEvent.count({ where: { key: { in: [...paid, cancelled].map((o) => o.id) }, publishedAt: null } });
-  expect(waiting).toBeGreaterThanOrEqual(paid.length * 2 + 2); // RESERVED and PaymentRequested per paid order, and the cancellation's
+    infra("kafka-stop", BROKER_DIR);
+    const paid = [];
+    for (let i = 0; i < 4; i++) paid.push(await placeAndPay(user, productId, 2));
+    const cancelled = await call(user, PLACE_ORDER, { input: { idempotencyKey: randomUUID(), items: [{ productId, quantity: 3 }] } });
+    expect((await call(user, CANCEL_ORDER, { id: cancelled.id })).status).toBe("CANCELLED");
+    for (const order of paid) expect(await statusOf(order.id)).toBe("RESERVED");
+    expect(await pgStock(prisma, productId)).toEqual({ available: 20 - 1 - 8, reserved: 8, sold: 1 });
+    const waiting = await prisma.outboxEvent.count({ where: { key: { in: [...paid, cancelled].map((o) => o.id) }, publishedAt: null } });
+    expect(waiting).toBeGreaterThanOrEqual(paid.length * 2 + 2); // RESERVED and PaymentRequested per paid order, and the cancellation's
 
-  // Time that must pass, not a wait for a condition: the outage has to outlast every client's retries, so that
-  // consumers crash and restart and the relay backs off before the broker returns.
-  await new Promise((r) => setTimeout(r, 15_000));
-  infra("kafka-start", BROKER_DIR, String(port), String(controllerPort));
-  for (const order of paid) {
-    await eventually(async () => ((await statusOf(order.id)) === "CONFIRMED" ? true : undefined), 120_000, `order ${order.id} to confirm`);
-  }
-  await eventually(async () => ((await prisma.outboxEvent.count({ where: { publishedAt: null } })) === 0 ? true : undefined), 30_000, "the outbox to drain");
+    // Time that must pass, not a wait for a condition: the outage has to outlast every client's retries, so that
+    // consumers crash and restart and the relay backs off before the broker returns.
+    await new Promise((r) => setTimeout(r, 15_000));
+    infra("kafka-start", BROKER_DIR, String(port), String(controllerPort));
+    for (const order of paid) {
+      await eventually(async () => ((await statusOf(order.id)) === "CONFIRMED" ? true : undefined), 120_000, `order ${order.id} to confirm`);
+    }
+    await eventually(
+      async () => ((await prisma.outboxEvent.count({ where: { publishedAt: null } })) === 0 ? true : undefined),
+      30_000,
+      "the outbox to drain",
+    );
 
-  expect(await pgStock(prisma, productId)).toEqual({ available: 11, reserved: 0, sold: 9 });
-  expect(await redisStock(redis, productId)).toEqual({ available: 11, reserved: 0, sold: 9 });
-  expect(await statusOf(cancelled.id)).toBe("CANCELLED");
-  const payments = await prisma.payment.findMany({ where: { orderId: { in: paid.map((o) => o.id) } } });
-  expect(payments.map((p) => p.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
-  // Every status change of every order reached Kafka as exactly one event: the whole topic, read back to its
-  // end, grouped by event id. A copy the relay sent again is the same event (same id, same payload).
-  const messages = await readAll(kafka, "order");
-  const copies = new Map<string, string[]>();
-  for (const event of messages) copies.set(event.id, [...(copies.get(event.id) ?? []), JSON.stringify(event)]);
-  for (const same of copies.values()) expect(new Set(same).size).toBe(1);
-  const events = [...copies.values()].map((same) => JSON.parse(same[0]!));
-  const statusesOf = (orderId: string) => events.filter((e) => e.aggregateId === orderId).map((e) => e.data.order.status).sort();
-  for (const order of [before, ...paid]) expect(statusesOf(order.id)).toEqual(["CONFIRMED", "PAID", "RESERVED"]);
-  expect(statusesOf(cancelled.id)).toEqual(["CANCELLED", "RESERVED"]);
-  expect(events).toHaveLength((1 + paid.length) * 3 + 2);
-  expect((await call(user, ORDER, { id: paid[0]!.id })).status).toBe("CONFIRMED");
-}, SLOW);
+    expect(await pgStock(prisma, productId)).toEqual({ available: 11, reserved: 0, sold: 9 });
+    expect(await redisStock(redis, productId)).toEqual({ available: 11, reserved: 0, sold: 9 });
+    expect(await statusOf(cancelled.id)).toBe("CANCELLED");
+    const payments = await prisma.payment.findMany({ where: { orderId: { in: paid.map((o) => o.id) } } });
+    expect(payments.map((p) => p.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
+    // Every status change of every order reached Kafka as exactly one event: the whole topic, read back to its
+    // end, grouped by event id. A copy the relay sent again is the same event (same id, same payload).
+    const messages = await readAll(kafka, "order");
+    const copies = new Map<string, string[]>();
+    for (const event of messages) copies.set(event.id, [...(copies.get(event.id) ?? []), JSON.stringify(event)]);
+    for (const same of copies.values()) expect(new Set(same).size).toBe(1);
+    const events = [...copies.values()].map((same) => JSON.parse(same[0]!));
+    const statusesOf = (orderId: string) =>
+      events
+        .filter((e) => e.aggregateId === orderId)
+        .map((e) => e.data.order.status)
+        .sort();
+    for (const order of [before, ...paid]) expect(statusesOf(order.id)).toEqual(["CONFIRMED", "PAID", "RESERVED"]);
+    expect(statusesOf(cancelled.id)).toEqual(["CANCELLED", "RESERVED"]);
+    expect(events).toHaveLength((1 + paid.length) * 3 + 2);
+    expect((await call(user, ORDER, { id: paid[0]!.id })).status).toBe("CONFIRMED");
+  },
+  SLOW,
+);
 
 /** Every message on a topic, from its beginning to its end as of now (duplicates included), with a throwaway group. */
 async function readAll(ctx: KafkaContext, topic: string): Promise<any[]> {

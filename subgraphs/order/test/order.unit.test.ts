@@ -21,7 +21,13 @@ function errorOf(fn: () => unknown): { code: unknown; field: unknown } {
 }
 
 describe("placeOrder input", () => {
-  const valid = { idempotencyKey: "k-1", items: [{ productId: B, quantity: 2 }, { productId: A, quantity: 1, expectedPriceCents: 500, priceVersion: 3 }] };
+  const valid = {
+    idempotencyKey: "k-1",
+    items: [
+      { productId: B, quantity: 2 },
+      { productId: A, quantity: 1, expectedPriceCents: 500, priceVersion: 3 },
+    ],
+  };
 
   it("sorts lines by product id and fills absent price expectations with null", () => {
     expect(parsePlaceOrderInput(valid).items).toEqual([
@@ -39,7 +45,17 @@ describe("placeOrder input", () => {
     ["quantity 101", line(101), "input.items.0.quantity"],
     ["a fractional quantity", line(1.5), "input.items.0.quantity"],
     ["a malformed product id", line(1, "not-a-uuid"), "input.items.0.productId"],
-    ["a product listed twice", { ...valid, items: [{ productId: A, quantity: 1 }, { productId: A.toUpperCase(), quantity: 2 }] }, "input.items.1.productId"],
+    [
+      "a product listed twice",
+      {
+        ...valid,
+        items: [
+          { productId: A, quantity: 1 },
+          { productId: A.toUpperCase(), quantity: 2 },
+        ],
+      },
+      "input.items.1.productId",
+    ],
     ["an empty key", { ...valid, idempotencyKey: "" }, "input.idempotencyKey"],
     ["a key with a space", { ...valid, idempotencyKey: "has space" }, "input.idempotencyKey"],
     ["a 256-character key", { ...valid, idempotencyKey: "x".repeat(256) }, "input.idempotencyKey"],
@@ -131,11 +147,19 @@ describe("pricing", () => {
     [A, { priceCents: 1_250, priceVersion: 3, currency: "EUR", active: true }],
     [B, { priceCents: 99, priceVersion: 1, currency: "EUR", active: true }],
   ]);
-  const item = (productId: string, quantity: number, expectedPriceCents: number | null = null, priceVersion: number | null = null) => ({ productId, quantity, expectedPriceCents, priceVersion });
+  const item = (productId: string, quantity: number, expectedPriceCents: number | null = null, priceVersion: number | null = null) => ({
+    productId,
+    quantity,
+    expectedPriceCents,
+    priceVersion,
+  });
 
   it("uses the catalogue's prices, whatever the client expected, when they agree", () => {
     expect(priceLines(prices, [item(A, 2, 1_250, 3), item(B, 5)])).toEqual({
-      lines: [{ productId: A, quantity: 2, unitPriceCents: 1_250 }, { productId: B, quantity: 5, unitPriceCents: 99 }],
+      lines: [
+        { productId: A, quantity: 2, unitPriceCents: 1_250 },
+        { productId: B, quantity: 5, unitPriceCents: 99 },
+      ],
       totalCents: 2 * 1_250 + 5 * 99,
       currency: "EUR",
     });
@@ -153,7 +177,10 @@ describe("pricing", () => {
   });
 
   it("refuses unknown or inactive products, mixed currencies and totals beyond 32 bits", () => {
-    expect(errorOf(() => priceLines(prices, [item("00000000-0000-4000-8000-0000000000ff", 1)]))).toEqual({ code: "NOT_FOUND", field: "input.items.0.productId" });
+    expect(errorOf(() => priceLines(prices, [item("00000000-0000-4000-8000-0000000000ff", 1)]))).toEqual({
+      code: "NOT_FOUND",
+      field: "input.items.0.productId",
+    });
     const inactive = new Map([[A, { ...prices.get(A)!, active: false }]]);
     expect(errorOf(() => priceLines(inactive, [item(A, 1)])).code).toBe("NOT_FOUND");
     const mixed = new Map([...prices, [B, { ...prices.get(B)!, currency: "USD" }]]);

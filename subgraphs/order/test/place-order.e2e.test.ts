@@ -15,8 +15,7 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 const place = (user: string, input: unknown) => stack.gql(PLACE_ORDER, { input }, { token: user });
-const ordersOfProduct = (productId: string) =>
-  stack.prisma.order.findMany({ where: { items: { some: { productId } } }, include: { items: true } });
+const ordersOfProduct = (productId: string) => stack.prisma.order.findMany({ where: { items: { some: { productId } } }, include: { items: true } });
 
 test("200 concurrent orders for 50 units: exactly 50 RESERVED, 150 OUT_OF_STOCK, and the total never moves", async () => {
   const product = await createProduct(stack.gql, admin, 50);
@@ -59,7 +58,10 @@ test("a multi-item order where one item is short reserves nothing", async () => 
   const res = await place(user, orderInput([line(plenty, 2), line(scarce, 2)]));
   expect(codeOf(res)).toBe("OUT_OF_STOCK");
   expect(res.errors![0]!.extensions).toMatchObject({ productId: scarce.id, available: 1 });
-  for (const [p, units] of [[plenty, 10], [scarce, 1]] as const) {
+  for (const [p, units] of [
+    [plenty, 10],
+    [scarce, 1],
+  ] as const) {
     expect(await pgStock(stack.prisma, p.id)).toEqual({ available: units, reserved: 0, sold: 0 });
     expect(await redisStock(stack.redis, p.id)).toEqual({ available: units, reserved: 0, sold: 0 });
   }
@@ -73,7 +75,15 @@ test("a multi-item order reserves every item, priced by the catalogue, and shows
   const res = await stack.gql(
     `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status totalCents currency reservedUntil
        items { quantity unitPriceCents product { id name priceCents stock { available reserved } } } } }`,
-    { input: { idempotencyKey: randomUUID(), items: [{ productId: a.id, quantity: 3 }, { productId: b.id, quantity: 2 }] } },
+    {
+      input: {
+        idempotencyKey: randomUUID(),
+        items: [
+          { productId: a.id, quantity: 3 },
+          { productId: b.id, quantity: 2 },
+        ],
+      },
+    },
     { token: user },
   );
   expect(res.errors).toBeUndefined();
@@ -97,13 +107,23 @@ test("a multi-item order reserves every item, priced by the catalogue, and shows
     id: placedEvent.eventId,
     aggregateId: order.id,
     version: 1,
-    data: { previousStatus: null, order: { id: order.id, status: "RESERVED", totalCents: 3 * 250 + 2 * 1_999, reservedUntil: order.reservedUntil, cancelReason: null } },
+    data: {
+      previousStatus: null,
+      order: { id: order.id, status: "RESERVED", totalCents: 3 * 250 + 2 * 1_999, reservedUntil: order.reservedUntil, cancelReason: null },
+    },
   });
-  for (const [p, quantity, available] of [[a, 3, 7], [b, 2, 8]] as const) {
+  for (const [p, quantity, available] of [
+    [a, 3, 7],
+    [b, 2, 8],
+  ] as const) {
     const reserve = outbox.filter((e) => e.key === p.id && (e.payload as any).data.reason === "reserve");
     expect(reserve).toHaveLength(1);
     expect(reserve[0]).toMatchObject({ topic: "inventory", type: "StockChanged" });
-    expect(reserve[0]!.payload).toMatchObject({ id: reserve[0]!.eventId, aggregateId: p.id, data: { productId: p.id, available, reserved: quantity, sold: 0, delta: quantity } });
+    expect(reserve[0]!.payload).toMatchObject({
+      id: reserve[0]!.eventId,
+      aggregateId: p.id,
+      data: { productId: p.id, available, reserved: quantity, sold: 0, delta: quantity },
+    });
     expect((reserve[0]!.payload as any).data.version).toBeGreaterThan(0);
   }
 });
@@ -148,7 +168,11 @@ test("a stale expectedPriceCents or priceVersion is PRICE_CHANGED with the curre
   expect(codeOf(stalePrice)).toBe("PRICE_CHANGED");
   expect(stalePrice.errors![0]!.extensions).toMatchObject({ productId: product.id, priceCents: 5_000, priceVersion: 1 });
 
-  const updated = await stack.gql(`mutation($id: ID!) { updateProductPrice(id: $id, priceCents: 5500) { priceVersion } }`, { id: product.id }, { token: admin });
+  const updated = await stack.gql(
+    `mutation($id: ID!) { updateProductPrice(id: $id, priceCents: 5500) { priceVersion } }`,
+    { id: product.id },
+    { token: admin },
+  );
   expect(updated.data!.updateProductPrice.priceVersion).toBe(2);
   const staleVersion = await place(user, orderInput([{ productId: product.id, quantity: 1, priceVersion: 1 }]));
   expect(codeOf(staleVersion)).toBe("PRICE_CHANGED");
@@ -181,7 +205,13 @@ test("refused requests: unauthenticated, bad input with its field, unknown produ
   expect(empty.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.items" });
   const unknown = await place(user, orderInput([{ productId: randomUUID(), quantity: 1 }]));
   expect(codeOf(unknown)).toBe("NOT_FOUND");
-  const mixed = await place(user, { idempotencyKey: randomUUID(), items: [{ productId: usd.id, quantity: 1 }, { productId: eur.id, quantity: 1 }] });
+  const mixed = await place(user, {
+    idempotencyKey: randomUUID(),
+    items: [
+      { productId: usd.id, quantity: 1 },
+      { productId: eur.id, quantity: 1 },
+    ],
+  });
   expect(mixed.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", field: "input.items" });
   for (const p of [usd, eur]) expect(await pgStock(stack.prisma, p.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
 });
@@ -221,7 +251,11 @@ describe("reading orders", () => {
     const owner = await token(`u-${randomUUID()}`);
     const placed = (await place(owner, orderInput([line(product, 1)]))).data!.placeOrder;
     const query = `query($id: ID!) { order(id: $id) { id status items { product { name } } } }`;
-    expect((await stack.gql(query, { id: placed.id }, { token: owner })).data!.order).toEqual({ id: placed.id, status: "RESERVED", items: [{ product: { name: "Poster" } }] });
+    expect((await stack.gql(query, { id: placed.id }, { token: owner })).data!.order).toEqual({
+      id: placed.id,
+      status: "RESERVED",
+      items: [{ product: { name: "Poster" } }],
+    });
     expect((await stack.gql(query, { id: placed.id }, { token: admin })).data!.order.id).toBe(placed.id);
     expect(codeOf(await stack.gql(query, { id: placed.id }, { token: await token(`u-${randomUUID()}`) }))).toBe("FORBIDDEN");
     expect(codeOf(await stack.gql(query, { id: placed.id }))).toBe("UNAUTHENTICATED");

@@ -39,7 +39,10 @@ describe("order_reserve.lua", () => {
     const a = await product(10);
     const b = await product(3, 1, 2);
     const orderId = randomUUID();
-    const items = byProduct([{ productId: a, quantity: 4 }, { productId: b, quantity: 3 }]);
+    const items = byProduct([
+      { productId: a, quantity: 4 },
+      { productId: b, quantity: 3 },
+    ]);
     const result = await reservations.reserve(orderId, 1_000_000, "hash-1", items);
     expect(result).toEqual({ ok: true });
     expect(await counts(a)).toEqual({ available: 6, reserved: 4, sold: 0 });
@@ -55,7 +58,10 @@ describe("order_reserve.lua", () => {
     const plenty = await product(10);
     const short = await product(2);
     const orderId = randomUUID();
-    const items = byProduct([{ productId: plenty, quantity: 5 }, { productId: short, quantity: 3 }]);
+    const items = byProduct([
+      { productId: plenty, quantity: 5 },
+      { productId: short, quantity: 3 },
+    ]);
     const result = await reservations.reserve(orderId, 1, "h", items);
     expect(result).toEqual({ ok: false, reason: "short", productId: short, available: 2 });
     expect(await counts(plenty)).toEqual({ available: 10, reserved: 0, sold: 0 });
@@ -67,7 +73,10 @@ describe("order_reserve.lua", () => {
   it("reports products whose counters Redis does not have, and changes nothing", async () => {
     const loaded = await product(5);
     const missing = randomUUID();
-    const result = await reservations.reserve(randomUUID(), 1, "h", [{ productId: loaded, quantity: 1 }, { productId: missing, quantity: 1 }]);
+    const result = await reservations.reserve(randomUUID(), 1, "h", [
+      { productId: loaded, quantity: 1 },
+      { productId: missing, quantity: 1 },
+    ]);
     expect(result).toEqual({ ok: false, reason: "not_loaded", productIds: [missing] });
     expect(await counts(loaded)).toEqual({ available: 5, reserved: 0, sold: 0 });
   });
@@ -76,8 +85,18 @@ describe("order_reserve.lua", () => {
     const p = await product(5);
     const orderId = randomUUID();
     await reservations.reserve(orderId, 1, "first", [{ productId: p, quantity: 2 }]);
-    expect(await reservations.reserve(orderId, 1, "first", [{ productId: p, quantity: 2 }])).toEqual({ ok: false, reason: "exists", requestHash: "first", state: "reserved" });
-    expect(await reservations.reserve(orderId, 1, "other", [{ productId: p, quantity: 1 }])).toEqual({ ok: false, reason: "exists", requestHash: "first", state: "reserved" });
+    expect(await reservations.reserve(orderId, 1, "first", [{ productId: p, quantity: 2 }])).toEqual({
+      ok: false,
+      reason: "exists",
+      requestHash: "first",
+      state: "reserved",
+    });
+    expect(await reservations.reserve(orderId, 1, "other", [{ productId: p, quantity: 1 }])).toEqual({
+      ok: false,
+      reason: "exists",
+      requestHash: "first",
+      state: "reserved",
+    });
     expect(await counts(p)).toEqual({ available: 3, reserved: 2, sold: 0 });
   });
 });
@@ -123,7 +142,10 @@ describe("order_release.lua and order_confirm.lua", () => {
   it("skips an item whose counters Redis lost (PostgreSQL has the change) and settles the rest", async () => {
     const [a, b] = sorted(await product(10), await product(10));
     const orderId = randomUUID();
-    await reservations.reserve(orderId, 5, "h", [{ productId: a!, quantity: 1 }, { productId: b!, quantity: 2 }]);
+    await reservations.reserve(orderId, 5, "h", [
+      { productId: a!, quantity: 1 },
+      { productId: b!, quantity: 2 },
+    ]);
     await redis.del(stockKey(a!));
     expect(await reservations.release(orderId)).toEqual({ ok: true, skipped: 1 });
     expect(await counts(b!)).toEqual({ available: 10, reserved: 0, sold: 0 });

@@ -4,7 +4,20 @@ import { adminToken, config, startStack, token, watchTopic, type Stack } from ".
 import { createEvent, type OrderEvent, type PaymentEvent } from "../../../common/events.ts";
 import { toMessage } from "../../../common/kafka/publish.ts";
 import { signWebhook } from "../src/webhook.ts";
-import { CANCEL_ORDER, codeOf, createProduct, eventually, line, ORDER, orderInput, PAY_ORDER, pgStock, PLACE_ORDER, redisStock, watchRaw } from "./support.ts";
+import {
+  CANCEL_ORDER,
+  codeOf,
+  createProduct,
+  eventually,
+  line,
+  ORDER,
+  orderInput,
+  PAY_ORDER,
+  pgStock,
+  PLACE_ORDER,
+  redisStock,
+  watchRaw,
+} from "./support.ts";
 
 // The payment saga end to end: router -> order subgraph -> outbox -> Kafka -> payment worker -> Kafka ->
 // order consumers -> PostgreSQL and Redis, with the real services and the development provider.
@@ -24,17 +37,25 @@ async function placed(user: string, product: { id: string; priceCents: number; p
 
 const orderStatus = async (id: string, user: string) => (await stack.gql(ORDER, { id }, { token: user })).data?.order;
 const untilStatus = (id: string, user: string, status: string) =>
-  eventually(async () => {
-    const order = await orderStatus(id, user);
-    return order?.status === status ? order : undefined;
-  }, 30_000, `order ${id} to become ${status}`);
+  eventually(
+    async () => {
+      const order = await orderStatus(id, user);
+      return order?.status === status ? order : undefined;
+    },
+    30_000,
+    `order ${id} to become ${status}`,
+  );
 
 /** The development mail files of one order, once there are `count` of them, sorted by name. */
 const mailsOf = (orderId: string, count: number) =>
-  eventually(async () => {
-    const mine = (await readdir(stack.order.mailDir)).filter((f) => f.startsWith(orderId) && f.endsWith(".eml"));
-    return mine.length === count ? mine.sort() : undefined;
-  }, 30_000, `${count} mails of order ${orderId}`);
+  eventually(
+    async () => {
+      const mine = (await readdir(stack.order.mailDir)).filter((f) => f.startsWith(orderId) && f.endsWith(".eml"));
+      return mine.length === count ? mine.sort() : undefined;
+    },
+    30_000,
+    `${count} mails of order ${orderId}`,
+  );
 
 test("a successful payment makes the order PAID then CONFIRMED, sells the stock and publishes every change", async () => {
   const events = await watchTopic(stack.kafka, "order");
@@ -55,9 +76,19 @@ test("a successful payment makes the order PAID then CONFIRMED, sells the stock 
     expect(payments).toHaveLength(1);
     expect(payments[0]).toMatchObject({ status: "SUCCEEDED", amountCents: 2_000, providerRef: `dev_${payments[0]!.id}` });
 
-    for (const [status, previous] of [["RESERVED", null], ["PAID", "RESERVED"], ["CONFIRMED", "PAID"]] as const) {
+    for (const [status, previous] of [
+      ["RESERVED", null],
+      ["PAID", "RESERVED"],
+      ["CONFIRMED", "PAID"],
+    ] as const) {
       const event = await events.waitFor((e) => e.aggregateId === order.id && e.data.order.status === status);
-      expect(event).toMatchObject({ type: "OrderStatusChanged", data: { previousStatus: previous, order: { id: order.id, totalCents: 2_000, items: [{ productId: product.id, quantity: 2, unitPriceCents: 1_000 }] } } });
+      expect(event).toMatchObject({
+        type: "OrderStatusChanged",
+        data: {
+          previousStatus: previous,
+          order: { id: order.id, totalCents: 2_000, items: [{ productId: product.id, quantity: 2, unitPriceCents: 1_000 }] },
+        },
+      });
     }
     expect(events.events.filter((e) => e.aggregateId === order.id)).toHaveLength(3);
 
@@ -108,12 +139,18 @@ describe("payment webhook", () => {
     const product = await createProduct(stack.gql, admin, 5);
     const user = await token(`u-${randomUUID()}`);
     const order = await placed(user, product, quantity);
-    const payment = await stack.prisma.payment.create({ data: { id: randomUUID(), orderId: order.id, amountCents: 1_000 * quantity, currency: "USD" } });
+    const payment = await stack.prisma.payment.create({
+      data: { id: randomUUID(), orderId: order.id, amountCents: 1_000 * quantity, currency: "USD" },
+    });
     return { product, user, order, payment };
   }
 
   const post = (body: string, signature?: string) =>
-    fetch(stack.order.webhookUrl, { method: "POST", headers: { "content-type": "application/json", ...(signature ? { "x-signature": signature } : {}) }, body });
+    fetch(stack.order.webhookUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(signature ? { "x-signature": signature } : {}) },
+      body,
+    });
 
   test("a correctly signed success confirms the order; a replay is accepted and changes nothing", async () => {
     const { product, user, order, payment } = await pendingPayment(2);
@@ -166,7 +203,10 @@ describe("payment webhook", () => {
       const body = JSON.stringify({ paymentId: payment.id, status: "succeeded", providerRef: "psp_late" });
       expect((await post(body, signWebhook(config.PAYMENT_WEBHOOK_SECRET, body))).status).toBe(200);
       const refund = await payments.waitFor((e) => e.type === "PaymentRefundRequested" && e.data.paymentId === payment.id, 30_000);
-      expect(refund).toMatchObject({ aggregateId: order.id, data: { orderId: order.id, amountCents: 2_000, currency: "USD", reason: "order_expired" } });
+      expect(refund).toMatchObject({
+        aggregateId: order.id,
+        data: { orderId: order.id, amountCents: 2_000, currency: "USD", reason: "order_expired" },
+      });
       expect(await stack.prisma.payment.findUnique({ where: { id: payment.id } })).toMatchObject({ status: "REFUND_REQUESTED" });
       expect((await orderStatus(order.id, user)).status).toBe("EXPIRED");
       expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });

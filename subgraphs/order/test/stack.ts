@@ -63,7 +63,13 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
     now: options.now,
   });
   const hub = await createEventHub({ ctx: deps.kafka, topics: ["order"], service: "order-test", logger });
-  const service = await createOrderService({ domain, logger, internalSecret: config.INTERNAL_SECRET, webhookSecret: config.PAYMENT_WEBHOOK_SECRET, hub });
+  const service = await createOrderService({
+    domain,
+    logger,
+    internalSecret: config.INTERNAL_SECRET,
+    webhookSecret: config.PAYMENT_WEBHOOK_SECRET,
+    hub,
+  });
   const port = await service.listen(0, "127.0.0.1");
   // One directory for every test process: whichever process's consumer mails an order, the test finds it by order id.
   const mailDir = options.mailDir ?? path.join(tmpdir(), "flashgraph-test-mail");

@@ -21,7 +21,13 @@ await lifecycle.run(async () => {
         (c) => c.close(),
       )
     : undefined;
-  const service = await createProductService({ prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET, readiness: infra.readiness, cache });
+  const service = await createProductService({
+    prisma: infra.prisma,
+    logger,
+    internalSecret: config.INTERNAL_SECRET,
+    readiness: infra.readiness,
+    cache,
+  });
   lifecycle.add("http", service, (s) => s.close());
   if (cache) {
     // Its reads are counted apart from the ones requests make (operation="refresh").

@@ -121,7 +121,13 @@ export function createProductStore(prisma: PrismaClient, options: ProductStoreOp
           await enqueue(
             tx,
             "product",
-            createEvent<ProductEvent>("ProductCreated", id, { productId: id, sku: product.sku, name: product.name, priceCents: product.priceCents, currency: product.currency }),
+            createEvent<ProductEvent>("ProductCreated", id, {
+              productId: id,
+              sku: product.sku,
+              name: product.name,
+              priceCents: product.priceCents,
+              currency: product.currency,
+            }),
           );
           await enqueue(tx, "inventory", stockChanged({ ...stock, productId: id }, "created", stock.available));
           return product;

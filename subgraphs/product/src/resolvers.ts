@@ -13,7 +13,12 @@ export interface ProductContext extends BaseContext {
 }
 
 const createProductInput = z.object({
-  sku: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, "use letters, digits, '.', '_' or '-'"),
+  sku: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._-]+$/, "use letters, digits, '.', '_' or '-'"),
   name: z.string().trim().min(1).max(200),
   description: z.string().max(5_000),
   priceCents: z.number().int().min(0).max(1_000_000_000),
@@ -60,4 +65,3 @@ export const resolvers = {
     },
   },
 };
-

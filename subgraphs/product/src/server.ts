@@ -29,7 +29,7 @@ export async function createProductService(deps: ProductServiceDeps) {
     resolvers,
     internalSecret: deps.internalSecret,
     readiness: deps.readiness ?? [{ name: "postgres", check: () => deps.prisma.$queryRaw`SELECT 1` }],
-    context: async (base, header) => ({
+    context: async (base) => ({
       ...base,
       products,
       productLoader: products.createLoader(),

@@ -73,6 +73,14 @@ test("every cache key and the channel share the prefix; results are keyed by gen
 test("only a created product changes which products lists and searches return", () => {
   const created = createEvent<ProductEvent>("ProductCreated", "p", { productId: "p", sku: "s", name: "n", priceCents: 1, currency: "USD" });
   const priced = createEvent<ProductEvent>("ProductPriceChanged", "p", { productId: "p", priceCents: 2, priceVersion: 2 });
-  const stock = createEvent<InventoryEvent>("StockChanged", "p", { productId: "p", available: 1, reserved: 0, sold: 0, version: 1, reason: "restock", delta: 1 });
+  const stock = createEvent<InventoryEvent>("StockChanged", "p", {
+    productId: "p",
+    available: 1,
+    reserved: 0,
+    sold: 0,
+    version: 1,
+    reason: "restock",
+    delta: 1,
+  });
   expect([created, priced, stock].map(changesCatalogue)).toEqual([true, false, false]);
 });

@@ -29,7 +29,14 @@ test("after a price change through one instance, the other drops its L1 copy on 
   const a = await startProductInstance({ cache: options });
   const b = await startProductInstance({ cache: options });
   instances.push(a, b);
-  const product = await a.store.create({ sku: uniqueSku("INV"), name: "Desk", description: "", priceCents: 10_000, currency: "USD", initialStock: 0 });
+  const product = await a.store.create({
+    sku: uniqueSku("INV"),
+    name: "Desk",
+    description: "",
+    priceCents: 10_000,
+    currency: "USD",
+    initialStock: 0,
+  });
   await warm(a, product.id, 10_000);
   await warm(b, product.id, 10_000);
 
@@ -64,7 +71,14 @@ test("an instance whose subscription dropped serves no L1 entry from before the 
   // Reconnects only after 500 ms, so the invalidation below is sent while B is away and lost to it.
   const b = await startProductInstance({ cache: options, subscriber: { connectionName: name, retryStrategy: () => 500 } });
   instances.push(a, b);
-  const product = await a.store.create({ sku: uniqueSku("RECON"), name: "Chair", description: "", priceCents: 5_000, currency: "USD", initialStock: 0 });
+  const product = await a.store.create({
+    sku: uniqueSku("RECON"),
+    name: "Chair",
+    description: "",
+    priceCents: 5_000,
+    currency: "USD",
+    initialStock: 0,
+  });
   await warm(b, product.id, 5_000);
   const heardBefore = await b.metric("cache_invalidations_total", { reason: "pubsub" });
 

@@ -55,7 +55,14 @@ test("search results are counted under cache=query, by level", async () => {
 
 test("the exposition names and explains each series, with the service label", async () => {
   const text = await (await fetch(a.url.replace("/graphql", "/metrics"))).text();
-  for (const name of ["cache_requests_total", "cache_loads_total", "cache_database_queries_total", "cache_invalidations_total", "cache_invalidation_subscribed", "product_store_queries_total"]) {
+  for (const name of [
+    "cache_requests_total",
+    "cache_loads_total",
+    "cache_database_queries_total",
+    "cache_invalidations_total",
+    "cache_invalidation_subscribed",
+    "product_store_queries_total",
+  ]) {
     expect(text).toContain(`# HELP ${name} `);
   }
   expect(text).toMatch(/cache_requests_total\{cache="product",level="l1",result="hit",service="product"\} \d+/);

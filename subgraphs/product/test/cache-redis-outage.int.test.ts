@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { jest } from "@jest/globals";
-import { freePort } from "../../../scripts/ports.ts";
+import { freePort } from "../../../common/ports.ts";
 import { uniqueSku } from "../../../test/harness.ts";
 import { createRedis } from "../../../common/redis.ts";
 import { eventually, priceOf, setPriceVia, startProductInstance, testCacheOptions, type Instance } from "./support.ts";
@@ -26,7 +26,11 @@ beforeAll(async () => {
   await eventually(() => probe.status === "ready", 10_000, 50);
   probe.disconnect();
   // Fast reconnect attempts, so coming back is quick once Redis is up again.
-  a = await startProductInstance({ cache: testCacheOptions({ l1TtlMs: 10 * 60_000 }), redisUrl: `redis://127.0.0.1:${port}`, subscriber: { retryStrategy: () => 100 } });
+  a = await startProductInstance({
+    cache: testCacheOptions({ l1TtlMs: 10 * 60_000 }),
+    redisUrl: `redis://127.0.0.1:${port}`,
+    subscriber: { retryStrategy: () => 100 },
+  });
 });
 afterAll(async () => {
   await a.close();

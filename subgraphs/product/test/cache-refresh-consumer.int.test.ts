@@ -26,7 +26,15 @@ beforeAll(async () => {
   producer = await createProducer(ctx);
   a = await startProductInstance({ cache: options });
   b = await startProductInstance({ cache: options });
-  consumer = await runCacheRefreshConsumer({ ctx, producer, store: a.store, caching: a.caching!, logger, groupId: `product-cache-${randomUUID()}`, fromBeginning: true });
+  consumer = await runCacheRefreshConsumer({
+    ctx,
+    producer,
+    store: a.store,
+    caching: a.caching!,
+    logger,
+    groupId: `product-cache-${randomUUID()}`,
+    fromBeginning: true,
+  });
 }, 60_000);
 afterAll(async () => {
   await consumer.close();
@@ -47,13 +55,21 @@ test("a price changed behind the cache's back reaches both instances through its
 
   const changed = await other.updatePrice(product.id, 150);
   expect(await priceOf(b.url, product.id)).toBe(100); // the cache has not heard of it yet
-  const event = createEvent<ProductEvent>("ProductPriceChanged", product.id, { productId: product.id, priceCents: 150, priceVersion: changed.priceVersion });
+  const event = createEvent<ProductEvent>("ProductPriceChanged", product.id, {
+    productId: product.id,
+    priceCents: 150,
+    priceVersion: changed.priceVersion,
+  });
   await publish(ctx, producer, "product", [event]);
   await eventually(async () => (await priceOf(a.url, product.id)) === 150 && (await priceOf(b.url, product.id)) === 150, 20_000, 50);
 
   // Delivered again, and an older event delivered late: the handler re-reads the row, so nothing moves back.
   const before = await refreshes();
-  const stale = createEvent<ProductEvent>("ProductPriceChanged", product.id, { productId: product.id, priceCents: 100, priceVersion: product.priceVersion });
+  const stale = createEvent<ProductEvent>("ProductPriceChanged", product.id, {
+    productId: product.id,
+    priceCents: 100,
+    priceVersion: product.priceVersion,
+  });
   await publish(ctx, producer, "product", [event, stale]);
   await eventually(async () => (await refreshes()) >= before + 2, 20_000, 50);
   expect(await Promise.all([priceOf(a.url, product.id), priceOf(b.url, product.id)])).toEqual([150, 150]);
@@ -63,12 +79,27 @@ test("a price changed behind the cache's back reaches both instances through its
 test("a product created behind the cache's back shows up in a cached search once its event is handled", async () => {
   const word = `kafkaword${randomUUID().slice(0, 8)}`;
   const search = async (instance: Instance) =>
-    ((await gql(instance.url, `query($q: String!) { searchProducts(query: $q) { id } }`, { q: word })).data!.searchProducts as { id: string }[]).map((p) => p.id);
+    ((await gql(instance.url, `query($q: String!) { searchProducts(query: $q) { id } }`, { q: word })).data!.searchProducts as { id: string }[]).map(
+      (p) => p.id,
+    );
   expect(await search(b)).toEqual([]);
   expect(await search(b)).toEqual([]); // cached now
 
-  const product = await a.store.create({ sku: uniqueSku("KAF"), name: `Teapot ${word}`, description: "", priceCents: 900, currency: "USD", initialStock: 0 });
-  const event = createEvent<ProductEvent>("ProductCreated", product.id, { productId: product.id, sku: product.sku, name: product.name, priceCents: 900, currency: "USD" });
+  const product = await a.store.create({
+    sku: uniqueSku("KAF"),
+    name: `Teapot ${word}`,
+    description: "",
+    priceCents: 900,
+    currency: "USD",
+    initialStock: 0,
+  });
+  const event = createEvent<ProductEvent>("ProductCreated", product.id, {
+    productId: product.id,
+    sku: product.sku,
+    name: product.name,
+    priceCents: 900,
+    currency: "USD",
+  });
   await publish(ctx, producer, "product", [event]);
   await eventually(async () => (await search(b)).includes(product.id), 20_000, 50);
 });

@@ -8,8 +8,7 @@ import { fakeClock, startProductInstance, testCacheOptions, type Instance } from
 
 const PRODUCT = `query($id: ID!) { product(id: $id) { id name priceCents } }`;
 
-const flood = (instance: Instance, id: string, n: number) =>
-  Promise.all(Array.from({ length: n }, () => gql(instance.url, PRODUCT, { id })));
+const flood = (instance: Instance, id: string, n: number) => Promise.all(Array.from({ length: n }, () => gql(instance.url, PRODUCT, { id })));
 
 const instances: Instance[] = [];
 afterEach(async () => {
@@ -22,7 +21,14 @@ test("500 concurrent requests per instance for a cold product make one database 
   const b = await startProductInstance({ cache: options });
   instances.push(a, b);
   // Written straight to the database, so neither L1 nor L2 has it.
-  const product = await a.store.create({ sku: uniqueSku("COLD"), name: "Cold lamp", description: "", priceCents: 4_200, currency: "USD", initialStock: 0 });
+  const product = await a.store.create({
+    sku: uniqueSku("COLD"),
+    name: "Cold lamp",
+    description: "",
+    priceCents: 4_200,
+    currency: "USD",
+    initialStock: 0,
+  });
   a.sql.length = 0;
   b.sql.length = 0;
 

@@ -13,7 +13,9 @@ test("resolving 100 product references is one database query", async () => {
   const store = createProductStore(infra.prisma);
   const ids: string[] = [];
   for (let i = 0; i < 100; i++) {
-    ids.push((await store.create({ sku: uniqueSku("ENT"), name: `Entity ${i}`, description: "", priceCents: i, currency: "USD", initialStock: 0 })).id);
+    ids.push(
+      (await store.create({ sku: uniqueSku("ENT"), name: `Entity ${i}`, description: "", priceCents: i, currency: "USD", initialStock: 0 })).id,
+    );
   }
   const queries: string[] = [];
   const prisma = createPrisma(config.DATABASE_URL, { onQuery: (sql) => queries.push(sql) });

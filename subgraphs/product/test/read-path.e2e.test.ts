@@ -25,7 +25,11 @@ test("a restock shows at once in a product served from the cache", async () => {
     { token: admin },
   );
   const id = created.data!.createProduct.id as string;
-  expect((await stack.gql(PRODUCT, { id })).data!.product).toEqual({ name: "Live stock", priceCents: 990, stock: { available: 5, reserved: 0, sold: 0 } });
+  expect((await stack.gql(PRODUCT, { id })).data!.product).toEqual({
+    name: "Live stock",
+    priceCents: 990,
+    stock: { available: 5, reserved: 0, sold: 0 },
+  });
   const hits = await l1Hits();
   expect((await stack.gql(PRODUCT, { id })).data!.product.stock.available).toBe(5);
   expect(await l1Hits()).toBe(hits + 1);

@@ -66,7 +66,9 @@ test("a product list is cached too, and a product created through one instance a
   const anchor = await createProductVia(a.url);
   const after = encodeCursor({ createdAt: anchor.createdAt, id: anchor.id });
   const list = async (instance: Instance) => {
-    const res = await gql(instance.url, `query($after: String) { products(first: 100, after: $after) { nodes { id } pageInfo { hasNextPage } } }`, { after });
+    const res = await gql(instance.url, `query($after: String) { products(first: 100, after: $after) { nodes { id } pageInfo { hasNextPage } } }`, {
+      after,
+    });
     expect(res.errors).toBeUndefined();
     return (res.data!.products.nodes as { id: string }[]).map((n) => n.id);
   };

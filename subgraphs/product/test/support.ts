@@ -42,9 +42,7 @@ export interface Instance {
   close: () => Promise<void>;
 }
 
-export async function startProductInstance(
-  options: { cache?: CacheOptions; subscriber?: RedisOptions; redisUrl?: string } = {},
-): Promise<Instance> {
+export async function startProductInstance(options: { cache?: CacheOptions; subscriber?: RedisOptions; redisUrl?: string } = {}): Promise<Instance> {
   const sql: string[] = [];
   const prisma = createPrisma(config.DATABASE_URL, { poolSize: 5, onQuery: (q) => sql.push(q) });
   const redisUrl = options.redisUrl ?? config.REDIS_URL;
@@ -94,14 +92,32 @@ export async function adminHeaders(): Promise<Record<string, string>> {
 const PRODUCT_FIELDS = "id sku name description priceCents currency priceVersion active createdAt";
 
 export async function createProductVia(url: string, overrides: Record<string, unknown> = {}): Promise<ProductRecord & { createdAt: string }> {
-  const input = { sku: uniqueSku("CACHE"), name: "Cache test item", description: "", priceCents: 1_000, currency: "USD", initialStock: 3, ...overrides };
-  const res = await gql(url, `mutation($input: CreateProductInput!) { createProduct(input: $input) { ${PRODUCT_FIELDS} } }`, { input }, { headers: await adminHeaders() });
+  const input = {
+    sku: uniqueSku("CACHE"),
+    name: "Cache test item",
+    description: "",
+    priceCents: 1_000,
+    currency: "USD",
+    initialStock: 3,
+    ...overrides,
+  };
+  const res = await gql(
+    url,
+    `mutation($input: CreateProductInput!) { createProduct(input: $input) { ${PRODUCT_FIELDS} } }`,
+    { input },
+    { headers: await adminHeaders() },
+  );
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data!.createProduct;
 }
 
 export async function setPriceVia(url: string, id: string, priceCents: number) {
-  const res = await gql(url, `mutation($id: ID!, $p: Int!) { updateProductPrice(id: $id, priceCents: $p) { id priceCents priceVersion } }`, { id, p: priceCents }, { headers: await adminHeaders() });
+  const res = await gql(
+    url,
+    `mutation($id: ID!, $p: Int!) { updateProductPrice(id: $id, priceCents: $p) { id priceCents priceVersion } }`,
+    { id, p: priceCents },
+    { headers: await adminHeaders() },
+  );
   if (res.errors) throw new Error(JSON.stringify(res.errors));
   return res.data!.updateProductPrice as { id: string; priceCents: number; priceVersion: number };
 }

@@ -68,7 +68,11 @@ export async function startFlashOrderWriter(options: FlashOrderWriterOptions): P
 
   const deadLetter = (message: KafkaMessage, reason: string) => {
     log.warn({ reason, offset: message.offset }, "sending flash order to dead-letter topic");
-    return producer.send({ topic: dlqTopic(topic), acks: -1, messages: [{ key: message.key, value: message.value, headers: { "dlq-reason": reason.slice(0, 500), "dlq-group": groupId } }] });
+    return producer.send({
+      topic: dlqTopic(topic),
+      acks: -1,
+      messages: [{ key: message.key, value: message.value, headers: { "dlq-reason": reason.slice(0, 500), "dlq-group": groupId } }],
+    });
   };
 
   function parse(message: KafkaMessage): FlashOrderPlaced | string {
@@ -89,7 +93,10 @@ export async function startFlashOrderWriter(options: FlashOrderWriterOptions): P
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await writeFlashOrders(prisma, valid.map((v) => v.order));
+        await writeFlashOrders(
+          prisma,
+          valid.map((v) => v.order),
+        );
         return;
       } catch (error) {
         if (attempt >= maxAttempts) break;

@@ -44,8 +44,7 @@ export function createProductCache({ redis, keys, options, metrics, logger }: Pr
   const log = logger.child({ component: "product-cache" });
   const count = (level: "l1" | "l2", result: "hit" | "miss", n = 1) => metrics.cacheRequests.inc({ cache: "product", level, result }, n);
 
-  const remember = (id: string, value: Loaded) =>
-    l1.set(id, { value }, value === null ? { ttl: options.negativeTtlMs } : {});
+  const remember = (id: string, value: Loaded) => l1.set(id, { value }, value === null ? { ttl: options.negativeTtlMs } : {});
 
   /** Writes loaded values back to L2 off the request path; close() waits for the ones still running. */
   function writeBack(entries: [string, EncodedProduct, number][]) {
@@ -79,11 +78,13 @@ export function createProductCache({ redis, keys, options, metrics, logger }: Pr
       metrics.cacheLoads.inc({ cache: "product", source: "database" }, missing.length);
       const negativeMs = options.negativeTtlMs;
       const positiveMs = options.l2TtlSeconds * 1000;
-      writeBack(missing.map((id) => {
-        const record = byId.get(id) ?? null;
-        found.set(id, record);
-        return [id, record ? encodeProduct(record) : MISSING, record ? positiveMs : negativeMs];
-      }));
+      writeBack(
+        missing.map((id) => {
+          const record = byId.get(id) ?? null;
+          found.set(id, record);
+          return [id, record ? encodeProduct(record) : MISSING, record ? positiveMs : negativeMs];
+        }),
+      );
     }
     for (const [id, flight] of batch) if (live && !flight.stale) remember(id, found.get(id) ?? null);
     return found;
