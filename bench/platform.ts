@@ -1,12 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import pg from "pg";
 import { Redis } from "ioredis";
 import { loadConfig } from "../common/config.ts";
-import type { Logger } from "../common/logger.ts";
-import { SUBGRAPHS } from "../schema/compose.ts";
+import { createLogger, type Logger } from "../common/logger.ts";
 import { infraUp, ROOT } from "../scripts/env.ts";
-import { freePort } from "../common/ports.ts";
+import { createServices, SERVICE_NAMES, withFreePorts } from "../scripts/services.ts";
 import { prepare } from "../scripts/prepare.ts";
 
 /**
@@ -70,13 +69,6 @@ export async function waitFor(url: string, timeoutMs = 60_000) {
   }
 }
 
-const ENTRIES: Record<string, { entry: string; portEnv: string }> = {
-  product: { entry: "subgraphs/product/src/main.ts", portEnv: "PRODUCT_PORT" },
-  inventory: { entry: "subgraphs/inventory/src/main.ts", portEnv: "INVENTORY_PORT" },
-  order: { entry: "subgraphs/order/src/main.ts", portEnv: "ORDER_PORT" },
-  "flash-sale": { entry: "subgraphs/flash-sale/src/main.ts", portEnv: "FLASH_SALE_PORT" },
-};
-
 /**
  * Services a killed bench left running (their parent is gone, their environment says bench): they would
  * consume this run's events in its consumer groups and skew every number, so they are stopped first.
@@ -94,42 +86,19 @@ function stopOrphans() {
   }
 }
 
-/** Starts every composed subgraph and the router as child processes; returns their URLs and pids. */
+/** Starts every composed subgraph and the router as child processes (scripts/services.ts, as `npm start` does). */
 export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}) {
   stopOrphans();
-  const ports: Record<string, number> = {};
-  const childEnv: NodeJS.ProcessEnv = { ...env, ...extra };
-  for (const { name, urlEnv } of SUBGRAPHS) {
-    ports[name] = await freePort();
-    childEnv[ENTRIES[name]!.portEnv] = String(ports[name]);
-    childEnv[urlEnv] = `http://127.0.0.1:${ports[name]}/graphql`;
-  }
-  ports.router = await freePort();
-  childEnv.PORT = String(ports.router);
-  const children = new Map<string, ChildProcess>();
   // BENCH_PROFILE=<service>[,<service>...] writes a V8 CPU profile of each to .infra/profiles when it stops.
-  const profile = (name: string) =>
+  const nodeArgs = (name: string) =>
     process.env.BENCH_PROFILE?.split(",").includes(name) ? ["--cpu-prof", `--cpu-prof-dir=${ROOT}.infra/profiles`] : [];
-  const run = (name: string, entry: string) =>
-    children.set(
-      name,
-      spawn(process.execPath, [...profile(name), "--import", "tsx", `${ROOT}${entry}`], {
-        env: childEnv,
-        cwd: ROOT,
-        stdio: ["ignore", "inherit", "inherit"],
-      }),
-    );
-  // The services go down with the bench, however it ends (a signal, an error, Ctrl-C).
-  const killAll = () => children.forEach((child) => child.exitCode === null && child.kill("SIGKILL"));
-  process.once("exit", killAll);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => (killAll(), process.exit(130)));
-  for (const { name } of SUBGRAPHS) run(name, ENTRIES[name]!.entry);
-  await Promise.all(SUBGRAPHS.map(({ name }) => waitFor(`http://127.0.0.1:${ports[name]}/health`)));
-  run("router", "router/src/main.ts");
-  await waitFor(`http://127.0.0.1:${ports.router}/health`);
+  const services = createServices({ env: await withFreePorts({ ...env, ...extra }), logger: createLogger("bench", "info"), nodeArgs });
+  // The services go down with the bench, however it ends (createServices kills them when this process exits).
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, () => process.exit(130));
+  await services.start();
   return {
-    url: `http://127.0.0.1:${ports.router}/graphql`,
-    ports,
+    url: services.routerUrl,
+    ports: services.ports,
     /**
      * CPU time (user + system, ms) used so far by each service, the bench process itself and the
      * infrastructure (PostgreSQL summed over its processes); diff two of these around a phase.
@@ -145,7 +114,7 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
       const sum = (list: number[]) => list.reduce((total, pid) => total + cpuMsOf(pid), 0);
       const usage = process.cpuUsage();
       return {
-        ...Object.fromEntries([...children].map(([name, child]) => [name, cpuMsOf(child.pid!)])),
+        ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, cpuMsOf(services.pid(name)!)])),
         bench: (usage.user + usage.system) / 1000,
         redis: sum(pids("redis-server")),
         kafka: sum(pids("kafka.Kafka")),
@@ -154,11 +123,11 @@ export async function startPlatform(env: NodeJS.ProcessEnv, extra: Record<string
     },
     /** Resident memory of one service's process, in bytes. */
     rss: (name: string) => {
-      const status = readFileSync(`/proc/${children.get(name)!.pid}/status`, "utf8");
+      const status = readFileSync(`/proc/${services.pid(name)}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
     },
     stop: async () => {
-      await Promise.all([...children.values()].map((child) => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM")))));
+      await services.stop();
       rmSync(BENCH_MAIL_DIR, { recursive: true, force: true });
     },
   };
