@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { adminToken, startStack, token, type Stack } from "./harness.ts";
-import { createProduct, line, orderInput, PAY_ORDER, PLACE_ORDER } from "../subgraphs/order/test/support.ts";
+import { createProduct, line, orderInput, PAY_ORDER, PLACE_ORDER } from "./orders.ts";
 import { publish } from "../common/kafka/publish.ts";
 import type { OrderEvent } from "../common/events.ts";
 import { received } from "./wait.ts";

@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, expect, test } from "@jest/globals";
 import { adminToken, startStack, token, type Stack } from "../../../test/harness.ts";
-import { createProduct, createSale, eventually, itemTrace, ORDER, pgSold, pgStock, purchaseInput, PURCHASE, redisStock, SALE } from "./support.ts";
+import { createSale, itemTrace, pgSold, purchaseInput, PURCHASE, SALE } from "./support.ts";
+import { createProduct, ORDER } from "../../../test/orders.ts";
+import { eventually } from "../../../test/eventually.ts";
+import { pgStock, redisStock } from "../../../test/stock.ts";
 
 // Expiry and the automatic end with injected clocks (order and flash-sale), so nothing waits for real time.
 const TTL_SECONDS = 60;

@@ -1,29 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
-import { adminToken, config, logger, startStack, token, type Stack } from "../../../test/harness.ts";
+import { adminToken, config, logger, startStack, token, type Stack, codeOf } from "../../../test/harness.ts";
 import { createFlashSaleDomain } from "../src/domain.ts";
 import { parsePurchaseInput, purchaseHash } from "../src/input.ts";
 import { encodePointer, orderPointerKey } from "../../../common/orders/flash-keys.ts";
 import { orderIdFor } from "../../../common/orders/order-id.ts";
 import { flashRegistryFor } from "../../../common/orders/reservation-keys.ts";
-import {
-  CANCEL_ORDER,
-  codeOf,
-  createProduct,
-  createSale,
-  CREATE_SALE,
-  END_SALE,
-  eventually,
-  itemTrace,
-  ORDER,
-  PAY_ORDER,
-  pgSold,
-  pgStock,
-  purchaseInput,
-  PURCHASE,
-  redisStock,
-  SALE,
-} from "./support.ts";
+import { createSale, CREATE_SALE, END_SALE, itemTrace, pgSold, purchaseInput, PURCHASE, SALE } from "./support.ts";
+import { CANCEL_ORDER, createProduct, ORDER, PAY_ORDER } from "../../../test/orders.ts";
+import { eventually } from "../../../test/eventually.ts";
+import { pgStock, redisStock } from "../../../test/stock.ts";
 
 let stack: Stack;
 let admin: string;

@@ -4,7 +4,8 @@ import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
 import { adminToken, gql, startStack, token, type Stack } from "../../../test/harness.ts";
 import { received } from "../../../test/wait.ts";
-import { createProduct, createSale, END_SALE, purchaseInput, PURCHASE } from "./support.ts";
+import { createSale, END_SALE, purchaseInput, PURCHASE } from "./support.ts";
+import { createProduct } from "../../../test/orders.ts";
 
 // Through the router: the per-IP limit (the router tells the subgraph the client's address) and flashSaleChanged.
 const IP_RATE = 3;

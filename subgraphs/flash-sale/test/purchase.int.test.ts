@@ -4,7 +4,8 @@ import { adminToken, startStack, token, type Stack } from "../../../test/harness
 import { parsePurchaseInput } from "../src/input.ts";
 import { itemKeys, orderPointerKey } from "../../../common/orders/flash-keys.ts";
 import { orderIdFor } from "../../../common/orders/order-id.ts";
-import { createProduct, createSale, itemTrace, line, purchaseInput } from "./support.ts";
+import { createSale, itemTrace, purchaseInput } from "./support.ts";
+import { createProduct, line } from "../../../test/orders.ts";
 
 // The flash-sale clock is ours: windows and the token bucket are tested without waiting.
 let clock = Date.now();

@@ -4,12 +4,6 @@ import type { Redis } from "../../../common/redis.ts";
 import type { GraphQLResponse } from "../../../test/harness.ts";
 import { itemKeys } from "../../../common/orders/flash-keys.ts";
 
-// Orders, stock readers and polling are shared with the order subgraph's tests (test/).
-export { createProduct, line, ORDER_FIELDS, ORDER, PAY_ORDER, CANCEL_ORDER } from "../../../test/orders.ts";
-export { pgStock, redisStock } from "../../../test/stock.ts";
-export { eventually } from "../../../test/eventually.ts";
-export { codeOf } from "../../../test/harness.ts";
-
 export const SALE_FIELDS = `id name startsAt endsAt state perUserLimit items { product { id } salePriceCents quantity remaining }`;
 export const CREATE_SALE = `mutation($input: CreateFlashSaleInput!) { createFlashSale(input: $input) { ${SALE_FIELDS} } }`;
 export const END_SALE = `mutation($id: ID!) { endFlashSale(id: $id) { ${SALE_FIELDS} } }`;

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
-import { adminToken, startStack, token, type Stack } from "../../../test/harness.ts";
-import { codeOf, createProduct, createSale, eventually, pgSold, pgStock, purchaseInput, PURCHASE, redisSold, SALE } from "./support.ts";
+import { adminToken, startStack, token, type Stack, codeOf } from "../../../test/harness.ts";
+import { createSale, pgSold, purchaseInput, PURCHASE, redisSold, SALE } from "./support.ts";
+import { createProduct } from "../../../test/orders.ts";
+import { eventually } from "../../../test/eventually.ts";
+import { pgStock } from "../../../test/stock.ts";
 
 let stack: Stack;
 beforeAll(async () => {

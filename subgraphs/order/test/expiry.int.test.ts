@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { adminToken, logger, startStack, token, type Stack } from "../../../test/harness.ts";
+import { adminToken, logger, startStack, token, type Stack, codeOf } from "../../../test/harness.ts";
 import { createSweeper } from "../src/sweeper.ts";
 import { applyTransition, Transition, TX_OPTIONS } from "../src/transitions.ts";
 import { reservationKey } from "../../../common/orders/reservation-keys.ts";
-import { CANCEL_ORDER, codeOf, createProduct, line, orderInput, PAY_ORDER, pgStock, PLACE_ORDER, redisStock } from "./support.ts";
+import { CANCEL_ORDER, createProduct, line, orderInput, PAY_ORDER, PLACE_ORDER } from "../../../test/orders.ts";
+import { pgStock, redisStock } from "../../../test/stock.ts";
 
 // Expiry with an injected clock: no test waits for a reservation to run out.
 const TTL_SECONDS = 60;

@@ -10,7 +10,9 @@ import { createRedis, type Redis } from "../../../common/redis.ts";
 import { startOutboxRelay } from "../../../common/outbox-relay.ts";
 import { IDENTITY_HEADER, signInternalIdentity } from "../../../common/identity.ts";
 import { startOrderSubgraph, type OrderStack } from "./stack.ts";
-import { CANCEL_ORDER, eventually, ORDER, PAY_ORDER, pgStock, PLACE_ORDER, redisStock } from "./support.ts";
+import { CANCEL_ORDER, ORDER, PAY_ORDER, PLACE_ORDER } from "../../../test/orders.ts";
+import { eventually } from "../../../test/eventually.ts";
+import { pgStock, redisStock } from "../../../test/stock.ts";
 
 // Kafka stopped and started again under a running order service: orders are still taken while it is down,
 // their events wait in the outbox and are all published when it is back, each status change as one event

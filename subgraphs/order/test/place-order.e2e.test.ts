@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { adminToken, startStack, token, type Stack } from "../../../test/harness.ts";
+import { adminToken, startStack, token, type Stack, codeOf } from "../../../test/harness.ts";
 import { stockKey } from "../../../common/stock.ts";
 import { reservationKey } from "../../../common/orders/reservation-keys.ts";
 import { orderIdFor } from "../../../common/orders/order-id.ts";
-import { codeOf, createProduct, line, ORDER, orderInput, pgStock, PLACE_ORDER, redisStock, total, type Counts } from "./support.ts";
+import { createProduct, line, ORDER, orderInput, PLACE_ORDER } from "../../../test/orders.ts";
+import { pgStock, redisStock, total, type Counts } from "../../../test/stock.ts";
 
 // placeOrder through the router against real PostgreSQL and Redis: atomic reservation, idempotency, prices.
 let stack: Stack;

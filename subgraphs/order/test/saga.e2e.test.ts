@@ -1,23 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
-import { adminToken, config, startStack, token, watchTopic, type Stack } from "../../../test/harness.ts";
+import { adminToken, config, startStack, token, watchTopic, type Stack, codeOf } from "../../../test/harness.ts";
 import { createEvent, type OrderEvent, type PaymentEvent } from "../../../common/events.ts";
 import { toMessage } from "../../../common/kafka/publish.ts";
 import { signWebhook } from "../src/webhook.ts";
-import {
-  CANCEL_ORDER,
-  codeOf,
-  createProduct,
-  eventually,
-  line,
-  ORDER,
-  orderInput,
-  PAY_ORDER,
-  pgStock,
-  PLACE_ORDER,
-  redisStock,
-  watchRaw,
-} from "./support.ts";
+import { watchRaw } from "./support.ts";
+import { CANCEL_ORDER, createProduct, line, ORDER, orderInput, PAY_ORDER, PLACE_ORDER } from "../../../test/orders.ts";
+import { eventually } from "../../../test/eventually.ts";
+import { pgStock, redisStock } from "../../../test/stock.ts";
 
 // The payment saga end to end: router -> order subgraph -> outbox -> Kafka -> payment worker -> Kafka ->
 // order consumers -> PostgreSQL and Redis, with the real services and the development provider.

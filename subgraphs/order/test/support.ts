@@ -2,23 +2,6 @@ import { randomUUID } from "node:crypto";
 import type { KafkaContext } from "../../../common/kafka/client.ts";
 import { eventually } from "../../../test/eventually.ts";
 
-// The order operations, stock readers and polling are shared with the other subgraphs' tests (test/).
-export {
-  ORDER_FIELDS,
-  PLACE_ORDER,
-  PAY_ORDER,
-  CANCEL_ORDER,
-  ORDER,
-  createProduct,
-  line,
-  orderInput,
-  type TestProduct,
-  type LineInput,
-} from "../../../test/orders.ts";
-export { pgStock, redisStock, total, type Counts } from "../../../test/stock.ts";
-export { eventually } from "../../../test/eventually.ts";
-export { codeOf } from "../../../test/harness.ts";
-
 export interface RawMessage {
   key: string | null;
   value: string;
