@@ -4,6 +4,7 @@ import { ANONYMOUS, type Identity } from "../common/identity.ts";
 import { createIdentitySigner, forwardedHeaders } from "../router/src/forwarding.ts";
 import { adminToken, config, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
 import { passthroughFor } from "./passthrough-for.ts";
+import { createProduct } from "./orders.ts";
 import { Agent } from "undici";
 import { Histogram } from "prom-client";
 import { createSubgraphSender } from "../router/src/subgraph-batch.ts";
@@ -69,15 +70,7 @@ describe("a client cannot tell the pass-through from the gateway", () => {
 
   test("answers, application errors, authorization errors and bad variables are identical", async () => {
     const admin = await adminToken();
-    const created = (
-      await stack.gql(
-        `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
-        {
-          input: { sku: uniqueSku("PASS"), name: "Pass-through", description: "", priceCents: 1_234, currency: "USD", initialStock: 5 },
-        },
-        { token: admin },
-      )
-    ).data!.createProduct.id as string;
+    const created = (await createProduct(stack.gql, admin, 5, { sku: uniqueSku("PASS"), name: "Pass-through", priceCents: 1_234 })).id;
 
     const several = await same({
       query: `query One($id: ID!) { product(id: $id) { name } } query Two { __typename }`,
@@ -114,15 +107,7 @@ describe("a client cannot tell the pass-through from the gateway", () => {
 
   test("operations sent at once each get the answer the gateway gives them", async () => {
     const admin = await adminToken();
-    const created = (
-      await stack.gql(
-        `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
-        {
-          input: { sku: uniqueSku("BATCH"), name: "Batched", description: "", priceCents: 500, currency: "USD", initialStock: 5 },
-        },
-        { token: admin },
-      )
-    ).data!.createProduct.id as string;
+    const created = (await createProduct(stack.gql, admin, 5, { sku: uniqueSku("BATCH"), name: "Batched", priceCents: 500 })).id;
     const user = await token("batch-user");
     const requests: [unknown, string?][] = [];
     for (let i = 0; i < 6; i++) {
@@ -158,15 +143,7 @@ describe("subgraph batches", () => {
 
   test("operations of one turn are one request per subgraph, and each answer is the one it gets alone", async () => {
     const admin = await adminToken();
-    const created = (
-      await stack.gql(
-        `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
-        {
-          input: { sku: uniqueSku("BATCH"), name: "Batched", description: "", priceCents: 700, currency: "USD", initialStock: 5 },
-        },
-        { token: admin },
-      )
-    ).data!.createProduct.id as string;
+    const created = (await createProduct(stack.gql, admin, 5, { sku: uniqueSku("BATCH"), name: "Batched", priceCents: 700 })).id;
     const sign = createIdentitySigner(config.INTERNAL_SECRET);
     const buyer: Identity = { user: { id: `batch-${randomUUID()}`, roles: [], isAdmin: false } };
     const ops: [string, Identity, unknown][] = [];
