@@ -200,10 +200,7 @@ try {
       )[0]!.units;
     const started = Date.now();
     let pg = await pgSold();
-    while (pg < sold && Date.now() - started < 60_000) {
-      await new Promise((r) => setTimeout(r, 250));
-      pg = await pgSold();
-    }
+    while (pg < sold && Date.now() - started < 60_000) pg = await new Promise((r) => setTimeout(r, 250)).then(pgSold);
     return {
       redisSold: sold,
       remaining,

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { KafkaContext } from "../../../common/kafka/client.ts";
 import { eventually } from "../../../test/eventually.ts";
+import type { Stack } from "../../../test/harness.ts";
+import { line, ORDER, orderInput, PLACE_ORDER, type TestProduct } from "../../../test/orders.ts";
 
 export interface RawMessage {
   key: string | null;
@@ -40,3 +42,24 @@ export async function watchRaw(kafka: KafkaContext, topic: string) {
     close: () => consumer.disconnect(),
   };
 }
+
+/** Places an order of `quantity` units of `product` for `user` through the router; throws on errors. */
+export async function placeOrderOf(stack: Stack, user: string, product: TestProduct, quantity: number) {
+  const res = await stack.gql(PLACE_ORDER, { input: orderInput([line(product, quantity)]) }, { token: user });
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res.data!.placeOrder as { id: string; status: string };
+}
+
+/** The order as its owner reads it through the router. */
+export const orderOf = async (stack: Stack, id: string, user: string) => (await stack.gql(ORDER, { id }, { token: user })).data?.order;
+
+/** The order once it has `status`, as its owner reads it (fails after 30 s). */
+export const orderUntil = (stack: Stack, id: string, user: string, status: string) =>
+  eventually(
+    async () => {
+      const order = await orderOf(stack, id, user);
+      return order?.status === status ? order : undefined;
+    },
+    30_000,
+    `order ${id} to become ${status}`,
+  );
