@@ -103,6 +103,11 @@ const schema = z.object({
   FLASH_END_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
   /** How often the flash-sale process reloads Redis keys of scheduled and active sales that Redis lost, in ms; 0 turns it off. */
   FLASH_WARMUP_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
+  /**
+   * Most units one user may hold in RESERVED regular orders, summed over items and orders (default 50); the
+   * placeOrder that would pass it is PURCHASE_LIMIT_EXCEEDED and reserves nothing (docs/orders.md).
+   */
+  RESERVATION_MAX_UNITS_PER_USER: z.coerce.number().int().min(1).default(50),
 });
 
 export type Config = z.infer<typeof schema>;

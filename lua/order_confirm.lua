@@ -2,12 +2,16 @@
 -- Idempotent through the reservation's state: a second run finds 'confirmed' and changes nothing.
 -- KEYS[1]   expiry index, sorted set                 {stock}:reservations:expiry
 -- KEYS[2]   the order's reservation hash             {stock}:reservation:<orderId>
--- KEYS[3..] the stock hash of each reserved item, in the reservation's item order (HGET items first)
+-- KEYS[3..] the stock hash of each reserved item, in the reservation's item order (HGET items first), then
+--           the buyer's held-units counter when the reservation names one (HGET holder; reservations made before
+--           the per-user cap have none)
 -- ARGV[1]   order id   ARGV[2] tombstone TTL in seconds
 -- Returns   {'confirmed', skipped}  stock committed; `skipped` items had no counters in Redis (PostgreSQL has the
 --                                   change and the next read reloads them) or fewer reserved than the reservation
 --           {'noop', state}         already 'confirmed' (or 'released', which the caller reports); nothing changed
 --           {'missing'}             no such reservation (removed from the index, nothing else changed)
+-- A 'confirmed' run also takes the order's units off the buyer's held-units count unless order_unhold.lua did already
+-- (the reservation's 'held' field says what is still counted, so the count goes down once).
 local state = redis.call('HGET', KEYS[2], 'state')
 if not state then
   redis.call('ZREM', KEYS[1], ARGV[1])
@@ -19,8 +23,13 @@ if state ~= 'reserved' then
 end
 
 local items = cjson.decode(redis.call('HGET', KEYS[2], 'items'))
-if #items ~= #KEYS - 2 then
-  return redis.error_reply('ERR order_confirm: ' .. #items .. ' items but ' .. (#KEYS - 2) .. ' stock keys')
+local holder = redis.call('HGET', KEYS[2], 'holder')
+local stockKeys = #KEYS - 2 - (holder and 1 or 0)
+if #items ~= stockKeys then
+  return redis.error_reply('ERR order_confirm: ' .. #items .. ' items but ' .. stockKeys .. ' stock keys')
+end
+if holder and KEYS[#KEYS] ~= holder then
+  return redis.error_reply('ERR order_confirm: last key ' .. KEYS[#KEYS] .. ' is not the holder ' .. holder)
 end
 local skipped = 0
 for i, item in ipairs(items) do
@@ -37,6 +46,14 @@ for i, item in ipairs(items) do
   end
 end
 
+local held = tonumber(redis.call('HGET', KEYS[2], 'held'))
+if holder and held then
+  -- never below zero: a count that was flushed or expired meanwhile is simply gone
+  if redis.call('DECRBY', holder, held) <= 0 then
+    redis.call('DEL', holder)
+  end
+  redis.call('HDEL', KEYS[2], 'held')
+end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'state', 'confirmed')
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[2]))

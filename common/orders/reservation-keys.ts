@@ -20,5 +20,14 @@ export function expiryIndexFor(databaseUrl: string): string {
 /** Hash of one regular order's reservation: items, state, request hash, expiry. */
 export const reservationKey = (orderId: string) => `{stock}:reservation:${orderId}`;
 
+/**
+ * The counter of units one user holds in RESERVED regular orders (the RESERVATION_MAX_UNITS_PER_USER cap),
+ * scoped by the expiry index like everything else one environment sweeps, so environments sharing a Redis (and
+ * test stacks sharing a database) count separately. It shares the `{stock}` hash tag, so order_reserve.lua checks
+ * and moves it in the same atomic step as the stock. On a Redis Cluster that works only because every regular
+ * stock key is on that one slot already; stock sharded by product could not share a tag with the user (docs/orders.md).
+ */
+export const heldUnitsKey = (expiryIndex: string, userId: string) => `${expiryIndex}:held-units:${userId}`;
+
 /** The registry of flash items' expiry sets that goes with an order expiry index: one per database in production, one per stack in tests. */
 export const flashRegistryFor = (orderExpiryIndex: string) => `${orderExpiryIndex}:flash-items`;

@@ -22,12 +22,20 @@ export interface OrderDomainOptions {
   tombstoneSeconds: number;
   /** RESERVATION_ORPHAN_GRACE_SECONDS. */
   orphanGraceSeconds: number;
+  /** RESERVATION_MAX_UNITS_PER_USER. */
+  maxUnitsPerUser: number;
   /** Expiry index key (default `{stock}:reservations:expiry`); tests give each stack its own. */
   expiryIndex?: string;
   /** The clock every expiry decision reads (default `Date.now`); tests move it instead of waiting. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
+
+/**
+ * A user's held-units counter outlives every reservation it counts by this much past its TTL plus the orphan
+ * grace: the last of them is released by the sweep after that (the sweeper runs every second by default).
+ */
+const HELD_UNITS_MARGIN_SECONDS = 60;
 
 /** Everything the order subgraph and its workers share, built once per process from injected dependencies. */
 export function createOrderDomain(options: OrderDomainOptions) {
@@ -38,7 +46,13 @@ export function createOrderDomain(options: OrderDomainOptions) {
   // Flash orders are paid, cancelled and expired by this code too; only their reservations live elsewhere (flash/).
   const flash = createFlashReservations(redis, { registry: flashRegistryFor(index), tombstoneSeconds: options.tombstoneSeconds });
   const pending = createPendingFlashOrders(prisma, flash);
-  const reservations = createReservations(redis, { index, tombstoneSeconds: options.tombstoneSeconds, flash });
+  const reservations = createReservations(redis, {
+    index,
+    tombstoneSeconds: options.tombstoneSeconds,
+    maxUnitsPerUser: options.maxUnitsPerUser,
+    heldUnitsTtlSeconds: options.reservationTtlSeconds + options.orphanGraceSeconds + HELD_UNITS_MARGIN_SECONDS,
+    flash,
+  });
   const counters = createStockCounters(redis, prisma);
   const orders = createOrderReader(prisma, pending.find);
   const transitions = createTransitions({ prisma, reservations, logger });

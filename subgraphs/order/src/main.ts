@@ -24,6 +24,7 @@ await lifecycle.run(async () => {
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
     tombstoneSeconds: config.RESERVATION_TOMBSTONE_SECONDS,
     orphanGraceSeconds: config.RESERVATION_ORPHAN_GRACE_SECONDS,
+    maxUnitsPerUser: config.RESERVATION_MAX_UNITS_PER_USER,
     expiryIndex: expiryIndexFor(config.DATABASE_URL),
   });
   const mailer = lifecycle.add("mailer", createMailer({ from: config.MAIL_FROM, smtpUrl: config.SMTP_URL, mailDir: config.MAIL_DIR }), (m) =>

@@ -39,14 +39,25 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     return order;
   };
 
-  /** Reserves in Redis, loading counters Redis does not have (once). Refusals throw the API error. */
-  async function reserve(orderId: string, expiresAtMs: number, hash: string, items: ReservationItem[]) {
-    let result = await reservations.reserve(orderId, expiresAtMs, hash, items);
+  /**
+   * Reserves in Redis, loading counters Redis does not have (once). Refusals throw the API error; they leave
+   * nothing behind, so the same key sent again later is a new attempt (it succeeds once the units fit).
+   */
+  async function reserve(userId: string, orderId: string, expiresAtMs: number, hash: string, items: ReservationItem[]) {
+    let result = await reservations.reserve(orderId, expiresAtMs, hash, items, userId);
     if (!result.ok && result.reason === "not_loaded") {
       await counters.loadFromDatabase(result.productIds);
-      result = await reservations.reserve(orderId, expiresAtMs, hash, items);
+      result = await reservations.reserve(orderId, expiresAtMs, hash, items, userId);
     }
     if (result.ok || result.reason === "exists") return result;
+    if (result.reason === "over_limit") {
+      const { limit, alreadyReserved } = result;
+      throw appError(
+        ErrorCode.PURCHASE_LIMIT_EXCEEDED,
+        `This order would hold more than ${limit} units in unpaid orders (${alreadyReserved} already reserved); pay for or cancel one first. Nothing was reserved.`,
+        { limit, alreadyReserved },
+      );
+    }
     const productId = result.reason === "short" ? result.productId : result.productIds[0]!;
     const available = result.reason === "short" ? result.available : 0;
     throw appError(ErrorCode.OUT_OF_STOCK, `Not enough stock for product ${productId}; nothing was reserved.`, { productId, available });
@@ -89,7 +100,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     const { lines, totalCents, currency } = priceLines(catalogue.prices, request.items);
     const expiresAtMs = deps.now() + deps.reservationTtlSeconds * 1000;
     for (let attempt = 1; ; attempt++) {
-      const reserved = await reserve(orderId, expiresAtMs, hash, lines);
+      const reserved = await reserve(userId, orderId, expiresAtMs, hash, lines);
       if (reserved.ok) break;
       if (reserved.requestHash !== hash) throw keyReused();
       const twin = await awaitTwin(orderId, hash);

@@ -1,10 +1,11 @@
 import type { Redis } from "ioredis";
 import { defineScript } from "../../../common/redis.ts";
 import { stockKey } from "../../../common/stock.ts";
-import { DEFAULT_EXPIRY_INDEX, reservationKey } from "../../../common/orders/reservation-keys.ts";
+import { DEFAULT_EXPIRY_INDEX, heldUnitsKey, reservationKey } from "../../../common/orders/reservation-keys.ts";
 
-// Typed wrappers around lua/order_reserve.lua, order_release.lua and order_confirm.lua. Every key shares
-// the `{stock}` hash tag of the regular stock counters, so a whole order is one script on one Cluster slot.
+// Typed wrappers around lua/order_reserve.lua, order_release.lua, order_confirm.lua and order_unhold.lua. Every
+// key shares the `{stock}` hash tag of the regular stock counters (the buyer's held-units counter too), so a whole
+// order, and the buyer's cap on units held in RESERVED orders, is one script on one Cluster slot.
 
 export interface ReservationItem {
   productId: string;
@@ -14,8 +15,12 @@ export interface ReservationItem {
 export type ReserveResult =
   | { ok: true }
   | { ok: false; reason: "exists"; requestHash: string; state: string }
+  | { ok: false; reason: "over_limit"; limit: number; alreadyReserved: number }
   | { ok: false; reason: "not_loaded"; productIds: string[] }
   | { ok: false; reason: "short"; productId: string; available: number };
+
+/** `not_held`: nothing left the count (already taken off, released or confirmed, a flash order, or no reservation). */
+export type UnholdResult = { ok: true; units: number } | { ok: false; reason: "not_held" };
 
 export type SettleResult = { ok: true; skipped: number } | { ok: false; reason: "missing" } | { ok: false; reason: "already"; state: string };
 
@@ -35,6 +40,13 @@ export interface ReservationOptions {
   index?: string;
   /** Lifetime of a settled reservation kept as a tombstone, in seconds. */
   tombstoneSeconds: number;
+  /** RESERVATION_MAX_UNITS_PER_USER: most units one user may hold in RESERVED orders (summed over items and orders). */
+  maxUnitsPerUser: number;
+  /**
+   * TTL of a user's held-units counter, refreshed by each reservation; at least the reservation TTL plus the
+   * orphan grace, so a count whose reservations Redis lost refuses its user for no longer than that.
+   */
+  heldUnitsTtlSeconds: number;
   /** Where flash-sale orders' reservations are (default: none). */
   flash?: FlashReservationStrategy;
 }
@@ -44,12 +56,17 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
   const reserveScript = defineScript(redis, "order_reserve");
   const releaseScript = defineScript(redis, "order_release");
   const confirmScript = defineScript(redis, "order_confirm");
+  const unholdScript = defineScript(redis, "order_unhold");
 
-  /** The stock keys of a reservation in its own item order; null when the reservation does not exist. */
-  async function stockKeysOf(orderId: string): Promise<string[] | null> {
-    const items = await redis.hget(reservationKey(orderId), "items");
-    if (items === null) return null;
-    return (JSON.parse(items) as [string, number][]).map(([productId]) => stockKey(productId));
+  /**
+   * The keys a settlement script touches besides the index and the reservation: the stock keys in the
+   * reservation's own item order, then its buyer's held-units counter if it names one; null when there is no reservation.
+   */
+  async function settlementKeysOf(orderId: string): Promise<string[] | null> {
+    const [items, holder] = await redis.hmget(reservationKey(orderId), "items", "holder");
+    if (!items) return null;
+    const stockKeys = (JSON.parse(items) as [string, number][]).map(([productId]) => stockKey(productId));
+    return holder ? [...stockKeys, holder] : stockKeys;
   }
 
   function toSettleResult(reply: unknown): SettleResult {
@@ -65,7 +82,7 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
     extra: (string | number)[],
     flash?: () => Promise<SettleResult | null>,
   ): Promise<SettleResult> {
-    const keys = await stockKeysOf(orderId);
+    const keys = await settlementKeysOf(orderId);
     const flashResult = keys === null && flash ? await flash() : null;
     if (flashResult) return flashResult;
     return toSettleResult(await script([index, reservationKey(orderId), ...(keys ?? [])], [orderId, options.tombstoneSeconds, ...extra]));
@@ -74,16 +91,25 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
   return {
     index,
 
-    /** All items or none; items must have distinct product ids. */
-    async reserve(orderId: string, expiresAtMs: number, requestHash: string, items: ReservationItem[]): Promise<ReserveResult> {
-      const keys = [index, reservationKey(orderId), ...items.map((i) => stockKey(i.productId))];
-      const args = [orderId, expiresAtMs, requestHash, ...items.flatMap((i) => [i.productId, i.quantity])];
+    /** All items or none, for `userId` within its cap on held units; items must have distinct product ids. */
+    async reserve(orderId: string, expiresAtMs: number, requestHash: string, items: ReservationItem[], userId: string): Promise<ReserveResult> {
+      const keys = [index, reservationKey(orderId), ...items.map((i) => stockKey(i.productId)), heldUnitsKey(index, userId)];
+      const args = [
+        orderId,
+        expiresAtMs,
+        requestHash,
+        options.maxUnitsPerUser,
+        options.heldUnitsTtlSeconds,
+        ...items.flatMap((i) => [i.productId, i.quantity]),
+      ];
       const reply = (await reserveScript(keys, args)) as (string | number)[];
       switch (reply[0]) {
         case "ok":
           return { ok: true };
         case "exists":
           return { ok: false, reason: "exists", requestHash: String(reply[1]), state: String(reply[2]) };
+        case "over_limit":
+          return { ok: false, reason: "over_limit", limit: Number(reply[1]), alreadyReserved: Number(reply[2]) };
         case "not_loaded":
           return { ok: false, reason: "not_loaded", productIds: reply.slice(1).map(String) };
         case "short":
@@ -99,6 +125,17 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
 
     /** reserved -> sold, once. */
     confirm: (orderId: string) => settle(confirmScript, orderId, [], options.flash && (() => options.flash!.confirm(orderId))),
+
+    /** The order was paid: its units stop counting against its buyer's cap (the stock stays reserved until `confirm`). Once. */
+    async unhold(orderId: string): Promise<UnholdResult> {
+      const holder = await redis.hget(reservationKey(orderId), "holder");
+      if (holder === null) return { ok: false, reason: "not_held" };
+      const [kind, units] = (await unholdScript([reservationKey(orderId), holder], [])) as [string, number | undefined];
+      return kind === "unheld" ? { ok: true, units: Number(units) } : { ok: false, reason: "not_held" };
+    },
+
+    /** Units `userId` holds in RESERVED orders as the cap counts them (0 when the counter is absent). */
+    heldUnits: async (userId: string): Promise<number> => Number((await redis.get(heldUnitsKey(index, userId))) ?? 0),
 
     /** Order ids whose reservation expired at or before `nowMs`, oldest first. */
     async due(nowMs: number, limit: number): Promise<string[]> {

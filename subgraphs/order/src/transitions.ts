@@ -87,12 +87,14 @@ export function createTransitions({ prisma, reservations, logger }: TransitionsD
 
   /**
    * Brings the Redis reservation in line with the order's committed status (idempotent). A failure is only
-   * logged: PostgreSQL is the record, and the expiry sweeper repeats this for every reservation still indexed.
+   * logged: PostgreSQL is the record, and the expiry sweeper repeats this for every reservation still indexed
+   * (for PAID, confirming the order takes its units off the buyer's count if the unhold did not).
    */
   async function settleReservation(orderId: string, status: OrderStatusName): Promise<void> {
     try {
       if (status === "CANCELLED" || status === "EXPIRED") await reservations.release(orderId);
       else if (status === "CONFIRMED") await reservations.confirm(orderId);
+      else if (status === "PAID") await reservations.unhold(orderId);
     } catch (error) {
       log.warn({ err: error, orderId, status }, "reservation not settled in Redis; the sweeper will retry");
     }
@@ -110,7 +112,7 @@ export function createTransitions({ prisma, reservations, logger }: TransitionsD
       changed.length = 0; // a retried callback starts over
       const apply = async (orderId: string, spec: TransitionSpec) => {
         const r = await applyTransition(tx, orderId, spec);
-        if (r.changed && spec.stock) changed.push(r.order);
+        if (r.changed) changed.push(r.order);
         return r;
       };
       return work({ tx, apply });

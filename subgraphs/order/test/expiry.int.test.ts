@@ -85,16 +85,20 @@ test("a reservation whose order never reached PostgreSQL is released only after 
   await domain().counters.read([product.id]);
   const orderId = randomUUID();
   const expiresAt = now() + 1_000;
-  expect(await domain().reservations.reserve(orderId, expiresAt, "h", [{ productId: product.id, quantity: 4 }])).toEqual({ ok: true });
+  expect(await domain().reservations.reserve(orderId, expiresAt, "h", [{ productId: product.id, quantity: 4 }], "orphan-buyer")).toEqual({
+    ok: true,
+  });
 
   offsetMs = 1_000 + 4_000; // expired, but within the 5 s grace: a placeOrder could still be committing
   await domain().sweeper.sweepOnce();
   expect(await redisStock(stack.redis, product.id)).toEqual({ available: 0, reserved: 4, sold: 0 });
+  expect(await domain().reservations.heldUnits("orphan-buyer")).toBe(4);
 
   offsetMs = 1_000 + 5_001;
   await domain().sweeper.sweepOnce();
   expect(await redisStock(stack.redis, product.id)).toEqual({ available: 4, reserved: 0, sold: 0 });
   expect(await stack.redis.exists(reservationKey(orderId))).toBe(0);
+  expect(await domain().reservations.heldUnits("orphan-buyer")).toBe(0);
   expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 4, reserved: 0, sold: 0 });
 });
 

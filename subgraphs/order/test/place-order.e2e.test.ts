@@ -240,8 +240,10 @@ test("when the PostgreSQL write fails the Redis reservation is given back and th
   expect(codeOf(failed)).toBe("INTERNAL_SERVER_ERROR");
   expect(await redisStock(stack.redis, product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
   expect(await stack.redis.exists(reservationKey(orderIdFor(userId, input.idempotencyKey)))).toBe(0);
+  expect(await stack.order.domain.reservations.heldUnits(userId)).toBe(0); // nor does it count against the buyer's cap
   await stack.prisma.$executeRaw`UPDATE stock SET available = 5, sold = 0 WHERE product_id = ${product.id}::uuid`;
   const retried = await place(user, input);
   expect(retried.data!.placeOrder.status).toBe("RESERVED");
   expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 3, reserved: 2, sold: 0 });
+  expect(await stack.order.domain.reservations.heldUnits(userId)).toBe(2);
 });

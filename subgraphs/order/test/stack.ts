@@ -28,6 +28,8 @@ export interface OrderStackOptions {
   reservationTtlSeconds?: number;
   /** Default: RESERVATION_ORPHAN_GRACE_SECONDS. */
   orphanGraceSeconds?: number;
+  /** Default: RESERVATION_MAX_UNITS_PER_USER (50); a test that holds more units as one user raises it here. */
+  maxUnitsPerUser?: number;
   /** The order clock (default `Date.now`). */
   now?: () => number;
   /** Default: the development provider with no latency. */
@@ -59,6 +61,7 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
     reservationTtlSeconds: options.reservationTtlSeconds ?? config.RESERVATION_TTL_SECONDS,
     tombstoneSeconds: config.RESERVATION_TOMBSTONE_SECONDS,
     orphanGraceSeconds: options.orphanGraceSeconds ?? config.RESERVATION_ORPHAN_GRACE_SECONDS,
+    maxUnitsPerUser: options.maxUnitsPerUser ?? config.RESERVATION_MAX_UNITS_PER_USER,
     expiryIndex: `{stock}:reservations:expiry:test-${randomUUID()}`,
     now: options.now,
   });
