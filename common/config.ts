@@ -108,6 +108,16 @@ const schema = z.object({
    * placeOrder that would pass it is PURCHASE_LIMIT_EXCEEDED and reserves nothing (docs/orders.md).
    */
   RESERVATION_MAX_UNITS_PER_USER: z.coerce.number().int().min(1).default(50),
+  /**
+   * Kafka consumers (docs/failure-modes.md): the first wait, in ms, before an event that failed is handled again
+   * (default 100); it doubles with every further failure, with jitter, up to KAFKA_CONSUMER_RETRY_MAX_MS.
+   * Infrastructure failures are retried without limit, the partition paused meanwhile.
+   */
+  KAFKA_CONSUMER_RETRY_INITIAL_MS: z.coerce.number().int().min(1).default(100),
+  /** Longest wait between two attempts at a failing event, in ms (default 10 000). */
+  KAFKA_CONSUMER_RETRY_MAX_MS: z.coerce.number().int().min(1).default(10_000),
+  /** Attempts an event failing with an unclassified error (likely a bug) gets before it is dead-lettered (default 5). */
+  KAFKA_CONSUMER_UNKNOWN_ERROR_ATTEMPTS: z.coerce.number().int().min(1).default(5),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -3,6 +3,7 @@ import type { Logger } from "./logger.ts";
 import { createPrisma } from "./prisma.ts";
 import { createRedis } from "./redis.ts";
 import { createKafka, createProducer } from "./kafka/client.ts";
+import { consumerRetryPolicy } from "./kafka/retry.ts";
 import { startOutboxRelay, type RelayRole } from "./outbox-relay.ts";
 import type { createLifecycle } from "./runtime.ts";
 import type { ReadinessCheck } from "./service.ts";
@@ -21,7 +22,13 @@ export async function connectInfra(
   const readiness: ReadinessCheck[] = [{ name: "postgres", check: () => prisma.$queryRaw`SELECT 1` }];
   const redis = needs.redis ? lifecycle.add("redis", createRedis(config.REDIS_URL), (r) => r.quit()) : null;
   if (redis) readiness.push({ name: "redis", check: () => redis.ping() });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(","), clientId: service, logger, topicPrefix: config.KAFKA_TOPIC_PREFIX });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS.split(","),
+    clientId: service,
+    logger,
+    topicPrefix: config.KAFKA_TOPIC_PREFIX,
+    consumerRetry: consumerRetryPolicy(config),
+  });
   const producer = lifecycle.add("kafka-producer", await createProducer(kafka), (p) => p.disconnect());
   readiness.push({
     name: "kafka",

@@ -1,11 +1,13 @@
 import { Registry, collectDefaultMetrics, Counter, Histogram } from "prom-client";
 import type { ApolloServerPlugin } from "@apollo/server";
+import { consumerMetrics } from "./kafka/metrics.ts";
 
 /** One registry per process, exposed at `GET /metrics`. */
 export function createMetrics(service: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
+  for (const metric of consumerMetrics) registry.registerMetric(metric);
   const operations = new Counter({
     name: "graphql_operations_total",
     help: "GraphQL operations by name and outcome (ok, or the first error code).",

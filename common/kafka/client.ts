@@ -1,6 +1,7 @@
 import { Kafka, logLevel, Partitioners, type Producer, type Consumer, type LogEntry } from "kafkajs";
 import type { Logger } from "../logger.ts";
 import { TOPICS, dlqTopic } from "../events.ts";
+import type { RetryPolicy } from "./retry.ts";
 
 export type { Producer, Consumer };
 
@@ -10,11 +11,15 @@ export interface KafkaOptions {
   logger: Logger;
   /** Prefix of every topic name (default ""). */
   topicPrefix?: string;
+  /** How this process's consumers back off (KAFKA_CONSUMER_RETRY_*; default DEFAULT_RETRY_POLICY, common/kafka/retry.ts). */
+  consumerRetry?: Partial<RetryPolicy>;
 }
 
 export interface KafkaContext {
   kafka: Kafka;
   topic: (name: string) => string;
+  /** The consumers' retry policy, as configured (runConsumer fills in the defaults). */
+  consumerRetry?: Partial<RetryPolicy>;
 }
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -24,7 +29,7 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [logLevel.DEBUG]: "debug",
 };
 
-export function createKafka({ brokers, clientId, logger, topicPrefix = "" }: KafkaOptions): KafkaContext {
+export function createKafka({ brokers, clientId, logger, topicPrefix = "", consumerRetry }: KafkaOptions): KafkaContext {
   const kafkaLogger = logger.child({ component: "kafkajs" });
   const kafka = new Kafka({
     clientId,
@@ -40,7 +45,7 @@ export function createKafka({ brokers, clientId, logger, topicPrefix = "" }: Kaf
         kafkaLogger[LEVELS[level] ?? "info"](extra, message);
       },
   });
-  return { kafka, topic: (name) => `${topicPrefix}${name}` };
+  return { kafka, topic: (name) => `${topicPrefix}${name}`, consumerRetry };
 }
 
 /** Creates every platform topic and its dead-letter topic with an explicit partition count; existing ones are kept. */

@@ -1,8 +1,10 @@
 import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from "kafkajs";
 import type { Logger } from "../logger.ts";
-import { dlqTopic, isEventEnvelope, type EventEnvelope, type TopicEvents, type TopicName } from "../events.ts";
+import { isEventEnvelope, type EventEnvelope, type TopicEvents, type TopicName } from "../events.ts";
 import type { KafkaContext } from "./client.ts";
-import { isRetriable } from "./retry.ts";
+import { classifyFailure, DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.ts";
+import { createPartitionRetry } from "./partition-retry.ts";
+import { sendDeadLetter, type DeadLetterCause } from "./dead-letter.ts";
 
 export interface ConsumerOptions<T extends TopicName> {
   ctx: KafkaContext;
@@ -13,16 +15,20 @@ export interface ConsumerOptions<T extends TopicName> {
   handle: (event: TopicEvents[T], meta: { topic: T; partition: number; offset: string }) => Promise<void>;
   /**
    * Optional: handles the well-formed events of one fetched batch (one partition, in order) at once, so
-   * per-event database round trips become per-batch ones. If it throws, each event of the batch goes
-   * through `handle` with the usual retries and dead-lettering, so `handle` stays the single source of truth.
+   * per-event database round trips become per-batch ones. If it fails transiently the batch waits and is handled
+   * again; if it fails otherwise, each event of the batch goes through `handle`, so one poison event is
+   * dead-lettered alone and `handle` stays the single source of truth.
    */
   handleBatch?: (events: TopicEvents[T][]) => Promise<void>;
-  /** Attempts before a failing event goes to the dead-letter topic (default 5). */
-  maxAttempts?: number;
-  /** First retry delay in ms, doubled each attempt (default 100). */
-  backoffMs?: number;
+  /** Backoff and attempts (default: the context's `consumerRetry`, from KAFKA_CONSUMER_RETRY_*, over DEFAULT_RETRY_POLICY). */
+  retry?: Partial<RetryPolicy>;
   /** Start from the earliest offset when the group is new (default true). */
   fromBeginning?: boolean;
+  /**
+   * Start at the current end of every partition and return only once the group has joined (default false): for
+   * test stacks that each use a group of their own and must not replay the topic's history.
+   */
+  fromNow?: boolean;
   /** Partitions processed in parallel (default 3). */
   concurrency?: number;
   /**
@@ -32,8 +38,9 @@ export interface ConsumerOptions<T extends TopicName> {
    * consumers whose latency is seen.
    */
   lingerMs?: number;
-  sleep?: (ms: number) => Promise<void>;
 }
+
+const HEARTBEAT_INTERVAL_MS = 1_000;
 
 /**
  * A consumer of one of the platform's groups. An idle fetch waits at most 1 s on the broker (kafkajs's default
@@ -41,7 +48,13 @@ export interface ConsumerOptions<T extends TopicName> {
  * flight, returns within a second.
  */
 export function createConsumer(ctx: KafkaContext, groupId: string): Consumer {
-  return ctx.kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 1_000, allowAutoTopicCreation: false });
+  return ctx.kafka.consumer({
+    groupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: HEARTBEAT_INTERVAL_MS,
+    maxWaitTimeInMs: 1_000,
+    allowAutoTopicCreation: false,
+  });
 }
 
 /**
@@ -54,83 +67,151 @@ const COMMIT_INTERVAL_MS = 1_000;
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Runs a consumer group whose handler must be idempotent (events are delivered at least once).
- * Retriable failures (`isRetriable`) are retried with exponential backoff; a malformed event, one whose error
- * is not retriable or one that keeps failing is sent to `<topic>.dlq` with the error, and the consumer moves on.
+ * Runs `work` while sending the group heartbeats kafkajs would send between batches, so a handler that takes
+ * longer than the session timeout (a query waiting on an unreachable database) does not get the member evicted.
+ */
+async function keepingAlive<R>(heartbeat: () => Promise<void>, work: () => Promise<R>): Promise<R> {
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_INTERVAL_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message.trim()}` : String(error));
+
+/** The envelope in a message, or why there is none. */
+function decode(message: KafkaMessage): EventEnvelope | string {
+  let event: unknown;
+  try {
+    event = JSON.parse(message.value?.toString("utf8") ?? "");
+  } catch {
+    return "malformed JSON";
+  }
+  return isEventEnvelope(event) ? event : "not an event envelope";
+}
+
+/**
+ * Runs a consumer group whose handler must be idempotent (events are delivered at least once). A failure is
+ * classified by `classifyFailure` (common/kafka/retry.ts):
+ * - transient (the database, Redis or Kafka failing): the partition is paused and the event handled again after a
+ *   capped exponential backoff, without limit; the other partitions keep flowing (`createPartitionRetry`);
+ * - permanent, or a message that is not an event: sent to `<topic>.dlq` at once, with the original key, value and
+ *   headers, the error and where it came from (`sendDeadLetter`), and the consumer moves on;
+ * - unknown: like transient for `unknownAttempts` attempts, then dead-lettered.
+ * `close()` cancels any backoff at once; the event it was waiting for is not committed, so it is redelivered.
  */
 export async function runConsumer<T extends TopicName>(options: ConsumerOptions<T>): Promise<{ close: () => Promise<void> }> {
-  const { ctx, producer, groupId, topics, logger, handle } = options;
-  const maxAttempts = options.maxAttempts ?? 5;
-  const backoffMs = options.backoffMs ?? 100;
-  const sleep = options.sleep ?? realSleep;
+  const { ctx, producer, groupId, topics, logger, handle, handleBatch } = options;
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...ctx.consumerRetry, ...options.retry };
   const byFullName = new Map<string, T>(topics.map((t) => [ctx.topic(t), t]));
   const consumer = createConsumer(ctx, groupId);
   const log = logger.child({ consumer: groupId });
+  const retry = createPartitionRetry({ consumer, group: groupId, policy, log });
 
-  const deadLetter = async (topic: string, message: { key: Buffer | null; value: Buffer | null }, reason: string) => {
-    log.warn({ topic, reason }, "sending event to dead-letter topic");
-    await producer.send({
-      topic: dlqTopic(topic),
-      acks: -1,
-      messages: [{ key: message.key, value: message.value, headers: { "dlq-reason": reason.slice(0, 500), "dlq-group": groupId } }],
-    });
-  };
-
-  /** The envelope in a message, or why there is none. */
-  const decode = (message: KafkaMessage): EventEnvelope | string => {
-    let event: unknown;
+  /** Dead-letters the message; false (and a backoff) if Kafka would not take the letter. */
+  const deadLetter = async (topic: string, partition: number, message: KafkaMessage, cause: DeadLetterCause): Promise<boolean> => {
+    log.warn({ topic, partition, offset: message.offset, ...cause }, "sending event to dead-letter topic");
     try {
-      event = JSON.parse(message.value?.toString("utf8") ?? "");
-    } catch {
-      return "malformed JSON";
+      await sendDeadLetter(producer, { topic, partition, message }, cause, groupId);
+      return true;
+    } catch (error) {
+      retry.backOff(topic, partition, message.offset, "transient", error);
+      return false;
     }
-    return isEventEnvelope(event) ? event : "not an event envelope";
   };
 
-  const handleOne = async (topic: string, partition: number, message: KafkaMessage, event: EventEnvelope | string) => {
-    if (typeof event === "string") return deadLetter(topic, message, event);
-    for (let attempt = 1; ; attempt++) {
+  /** Handles one message; false when it is waiting for a retry (its offset must stay unresolved). */
+  const handleOne = async (
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    event: EventEnvelope | string,
+    heartbeat: () => Promise<void>,
+  ): Promise<boolean> => {
+    let cause: DeadLetterCause;
+    if (typeof event === "string") cause = { kind: "malformed", error: event, attempts: 0 };
+    else {
       try {
-        await handle(event as TopicEvents[T], { topic: byFullName.get(topic)!, partition, offset: message.offset });
-        return;
+        await keepingAlive(heartbeat, () => handle(event as TopicEvents[T], { topic: byFullName.get(topic)!, partition, offset: message.offset }));
+        retry.settled(topic, partition);
+        return true;
       } catch (error) {
-        const permanent = !isRetriable(error);
-        if (permanent || attempt >= maxAttempts) {
-          return deadLetter(topic, message, `${permanent ? "permanent" : `failed ${attempt} times`}: ${String(error)}`);
+        const kind = classifyFailure(error);
+        const unknownFailures = kind === "unknown" ? retry.unknownFailures(topic, partition, message.offset) + 1 : 0;
+        if (kind === "transient" || (kind === "unknown" && unknownFailures < policy.unknownAttempts)) {
+          retry.backOff(topic, partition, message.offset, kind, error);
+          return false;
         }
-        log.warn({ err: error, attempt, eventId: event.id }, "event handler failed; retrying");
-        await sleep(backoffMs * 2 ** (attempt - 1));
+        cause = { kind, error: errorText(error), attempts: Math.max(unknownFailures, 1) };
       }
     }
+    if (!(await deadLetter(topic, partition, message, cause))) return false;
+    retry.settled(topic, partition);
+    return true;
   };
 
+  let offsets: { topic: string; partition: number; offset: string }[] = [];
+  if (options.fromNow) offsets = await endOffsets(ctx, [...byFullName.keys()]);
   await consumer.connect();
-  await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: options.fromBeginning ?? true });
-  const handleBatch = options.handleBatch;
-  const close = await runBatches(consumer, {
+  await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: options.fromNow ? false : (options.fromBeginning ?? true) });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  const closeBatches = await runBatches(consumer, {
     concurrency: options.concurrency ?? 3,
     lingerMs: options.lingerMs,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      const { topic, partition } = batch;
       const decoded = batch.messages.map((message) => ({ message, event: decode(message) }));
       if (handleBatch) {
         try {
-          await handleBatch(decoded.flatMap(({ event }) => (typeof event === "string" ? [] : [event as TopicEvents[T]])));
-          for (const { message, event } of decoded) if (typeof event === "string") await deadLetter(batch.topic, message, event);
+          await keepingAlive(heartbeat, () =>
+            handleBatch(decoded.flatMap(({ event }) => (typeof event === "string" ? [] : [event as TopicEvents[T]]))),
+          );
+          for (const { message, event } of decoded) {
+            if (typeof event === "string" && !(await deadLetter(topic, partition, message, { kind: "malformed", error: event, attempts: 0 }))) {
+              return; // handled again after the backoff, harmlessly (handlers are idempotent)
+            }
+          }
           resolveOffset(batch.lastOffset());
+          retry.settled(topic, partition);
           return;
         } catch (error) {
+          if (classifyFailure(error) === "transient") {
+            retry.backOff(topic, partition, batch.messages[0]!.offset, "transient", error);
+            return;
+          }
           log.warn({ err: error, events: decoded.length }, "batch handler failed; handling its events one by one");
         }
       }
       for (const { message, event } of decoded) {
         if (!isRunning() || isStale()) return;
-        await handleOne(batch.topic, batch.partition, message, event);
+        if (!(await handleOne(topic, partition, message, event, heartbeat))) return;
         resolveOffset(message.offset);
         await heartbeat();
       }
     },
   });
-  return { close };
+  for (const { topic, partition, offset } of offsets) consumer.seek({ topic, partition, offset });
+  if (options.fromNow) await joined;
+  return {
+    close: async () => {
+      retry.close();
+      await closeBatches();
+    },
+  };
+}
+
+/** Each partition's end offset (where a group that starts "now" begins). */
+async function endOffsets(ctx: KafkaContext, topics: string[]) {
+  const admin = ctx.kafka.admin();
+  await admin.connect();
+  try {
+    const perTopic = await Promise.all(topics.map(async (topic) => ({ topic, offsets: await admin.fetchTopicOffsets(topic) })));
+    return perTopic.flatMap(({ topic, offsets }) => offsets.map(({ partition, offset }) => ({ topic, partition, offset })));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**
