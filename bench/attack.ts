@@ -36,7 +36,14 @@ for (let i = 0; i < PRODUCTS; i++) {
     body: JSON.stringify({
       query: "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
       variables: {
-        input: { sku: `BENCH-ATK-${randomUUID().slice(0, 8)}`, name: `Attack bench ${i}`, description: "", priceCents: 100 + i, currency: "USD", initialStock: 1000 },
+        input: {
+          sku: `BENCH-ATK-${randomUUID().slice(0, 8)}`,
+          name: `Attack bench ${i}`,
+          description: "",
+          priceCents: 100 + i,
+          currency: "USD",
+          initialStock: 1000,
+        },
       },
     }),
   });
@@ -97,12 +104,16 @@ report();
 process.exit(0);
 
 function report() {
-  const median = (list: Phase[], pick: (p: Phase) => number) => percentile(list.map(pick).sort((a, b) => a - b), 50);
+  const median = (list: Phase[], pick: (p: Phase) => number) =>
+    percentile(
+      list.map(pick).sort((a, b) => a - b),
+      50,
+    );
   const row = (name: "without" | "with") =>
     `| ${name} attack | ${median(phases[name], (p) => p.rps).toFixed(0)} | ${median(phases[name], (p) => p.p99)} | ${phases[name].reduce((s, p) => s + p.errors, 0)} |`;
   const byAttack = new Map<string, { answers: Map<string, number>; ms: number[] }>();
   for (const o of outcomes) {
-    const entry = byAttack.get(o.attack) ?? { answers: new Map(), ms: [] };
+    const entry = byAttack.get(o.attack) ?? { answers: new Map<string, number>(), ms: [] as number[] };
     entry.answers.set(o.answer, (entry.answers.get(o.answer) ?? 0) + 1);
     entry.ms.push(o.ms);
     byAttack.set(o.attack, entry);

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { Redis } from "ioredis";
 import { loadConfig } from "../common/config.ts";
@@ -15,6 +16,24 @@ import { prepare } from "../scripts/prepare.ts";
  * platform. Emptied when a bench starts and when it stops.
  */
 export const BENCH_MAIL_DIR = process.env.BENCH_MAIL_DIR ?? (existsSync("/dev/shm") ? "/dev/shm/flashgraph-bench-mail" : `${ROOT}.infra/bench-mail`);
+
+/**
+ * What `NODE_ENV=production` requires of a bench's processes (docs/edge-protection.md): secrets of its own,
+ * fresh each run, and an origin list. Bench clients sign their tokens with the same `JWT_SECRET`.
+ */
+export const productionSecrets = (): Record<string, string> => ({
+  JWT_SECRET: randomBytes(32).toString("hex"),
+  INTERNAL_SECRET: randomBytes(32).toString("hex"),
+  PAYMENT_WEBHOOK_SECRET: randomBytes(32).toString("hex"),
+  CORS_ORIGINS: "https://bench.flashgraph.invalid",
+});
+
+/**
+ * A bench loads the platform from this one machine: loopback is exempt from the per-IP limits (API.md,
+ * RATE_LIMIT_EXEMPT), so it measures the platform rather than the limiter. Per-user limits still apply; the
+ * benches spread their requests over enough users to stay under them.
+ */
+export const BENCH_RATE_LIMITS = { RATE_LIMIT_EXEMPT: "127.0.0.0/8,::1/128" };
 
 /**
  * Benchmarks run the services as separate processes (as in production) on free ports, against their own
@@ -35,8 +54,10 @@ export async function benchEnv(logger: Logger, extra: Record<string, string> = {
     MAIL_DIR: BENCH_MAIL_DIR,
     KAFKA_TOPIC_PREFIX: "bench.",
     NODE_ENV: "production",
+    ...productionSecrets(),
     LOG_LEVEL: "error",
     SEED: "false",
+    ...BENCH_RATE_LIMITS,
     ...extra,
   });
   await prepare(loadConfig(env), logger);

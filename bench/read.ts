@@ -5,7 +5,7 @@ import { loadConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { createPrisma } from "../common/prisma.ts";
 import { infraUp, ROOT } from "../scripts/env.ts";
-import { waitFor } from "./platform.ts";
+import { BENCH_RATE_LIMITS, productionSecrets, waitFor } from "./platform.ts";
 import { freePort } from "../common/ports.ts";
 import { prepare } from "../scripts/prepare.ts";
 import { createProductStore } from "../subgraphs/product/src/products.ts";
@@ -26,7 +26,15 @@ const log = createLogger("bench-read", "info");
 const env = infraUp();
 const dbUrl = new URL(env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/flashgraph");
 dbUrl.pathname = `${dbUrl.pathname.replace(/_(test|bench)$/, "")}_bench`;
-Object.assign(env, { DATABASE_URL: dbUrl.toString(), KAFKA_TOPIC_PREFIX: "bench.", NODE_ENV: "production", LOG_LEVEL: "error", SEED: "false" });
+Object.assign(env, {
+  DATABASE_URL: dbUrl.toString(),
+  KAFKA_TOPIC_PREFIX: "bench.",
+  NODE_ENV: "production",
+  LOG_LEVEL: "error",
+  SEED: "false",
+  ...productionSecrets(),
+  ...BENCH_RATE_LIMITS,
+});
 await prepare(loadConfig(env), log);
 const ids = await ensureCatalogue(env.DATABASE_URL!);
 

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { invalidCidrs } from "./client-address.ts";
+import { productionProblems } from "./production-config.ts";
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const flag = (fallback: boolean) =>
@@ -6,6 +8,15 @@ const flag = (fallback: boolean) =>
     .enum(["true", "false", "1", "0"])
     .default(fallback ? "true" : "false")
     .transform((v) => v === "true" || v === "1");
+
+/** A comma-separated list of CIDR blocks or addresses (common/client-address.ts); default empty. */
+const cidrList = z
+  .string()
+  .default("")
+  .superRefine((list, ctx) => {
+    const bad = invalidCidrs(list);
+    if (bad.length > 0) ctx.addIssue({ code: "custom", message: `not an IP address or CIDR block: ${bad.join(", ")}` });
+  });
 
 /**
  * Every environment variable the platform reads, with its default. Parsed once at startup
@@ -46,8 +57,22 @@ const schema = z.object({
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Subgraphs the router sends batched operations to: "all", "none", or a comma-separated list of names. */
   SUBGRAPH_BATCHING: z.string().default("all"),
-  /** Browser origins allowed to open subscription sockets on the router (comma-separated; empty allows any, for development). */
-  CORS_ORIGINS: z.string().default(""),
+  /**
+   * Browser origins allowed to call the router's `/graphql` (CORS) and open its sockets, comma-separated, each
+   * as browsers send it (`https://shop.example.com`: scheme, host, port). Default empty: in development
+   * localhost pages on any port and Apollo Studio are allowed anyway; production allows only this list.
+   */
+  CORS_ORIGINS: z
+    .string()
+    .default("")
+    .refine(
+      (list) =>
+        list
+          .split(",")
+          .map((entry) => entry.trim())
+          .every((entry) => entry === "" || (URL.canParse(entry) && new URL(entry).origin === entry)),
+      "each entry must be an origin such as https://shop.example.com (scheme, host and port; lower case, no path)",
+    ),
   /** Load the demo catalogue at `npm start` when the database has no products. */
   SEED: flag(true),
   /** How long placeOrder holds stock before an unpaid order expires (API.md: 15 minutes). Tests use a few seconds. */
@@ -103,11 +128,71 @@ const schema = z.object({
   FLASH_END_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
   /** How often the flash-sale process reloads Redis keys of scheduled and active sales that Redis lost, in ms; 0 turns it off. */
   FLASH_WARMUP_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Requests per second one client address may send through the router (default 100; a NAT can hold many users); 0 turns it off. */
+  ROUTER_IP_RATE: z.coerce.number().min(0).default(100),
+  /** Burst of the router's per-address bucket (default 300); 0 means one second's worth (ROUTER_IP_RATE). */
+  ROUTER_IP_BURST: z.coerce.number().int().min(0).default(300),
+  /** Requests per second one signed-in user may send through the router, from any address (default 20); 0 turns it off. */
+  ROUTER_USER_RATE: z.coerce.number().min(0).default(20),
+  /** Burst of the router's per-user bucket (default 60); 0 means one second's worth (ROUTER_USER_RATE). */
+  ROUTER_USER_BURST: z.coerce.number().int().min(0).default(60),
+  /** Longest the router waits for its rate-limit script in Redis, in ms (default 100); past it, limits fail open. */
+  ROUTER_RATE_LIMIT_TIMEOUT_MS: z.coerce.number().int().min(1).default(100),
+  /** Client addresses (comma-separated CIDR blocks) the per-IP limits of the router and flash-sale skip (default empty). */
+  RATE_LIMIT_EXEMPT: cidrList,
+  /** Proxies (comma-separated CIDR blocks) whose X-Forwarded-For the router believes (default empty: none). */
+  TRUSTED_PROXIES: cidrList,
+  /** Address the router listens on (default 0.0.0.0, every interface). */
+  HOST: z.string().min(1).default("0.0.0.0"),
+  /** Address the subgraphs listen on (default 127.0.0.1: only the router on this machine reaches them; containers set 0.0.0.0). */
+  SUBGRAPH_HOST: z.string().min(1).default("127.0.0.1"),
   /**
    * Most units one user may hold in RESERVED regular orders, summed over items and orders (default 50); the
    * placeOrder that would pass it is PURCHASE_LIMIT_EXCEEDED and reserves nothing (docs/orders.md).
    */
   RESERVATION_MAX_UNITS_PER_USER: z.coerce.number().int().min(1).default(50),
+  /** Most lexical tokens in a GraphQL document (default 1 000; the introspection query has ~190). */
+  OPERATION_MAX_TOKENS: z.coerce.number().int().min(1).default(1_000),
+  /** Deepest field nesting, fragments expanded, not counting inside `__schema`/`__type` (default 10). */
+  OPERATION_MAX_DEPTH: z.coerce.number().int().min(1).default(10),
+  /** Most aliased fields in a document (default 15). */
+  OPERATION_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+  /** Most fields at the root of the operations of a document (default 10). */
+  OPERATION_MAX_ROOT_FIELDS: z.coerce.number().int().min(1).default(10),
+  /** Most fields in a document, fragments expanded (default 250; the introspection query has ~230). */
+  OPERATION_MAX_FIELDS: z.coerce.number().int().min(1).default(250),
+  /** Most directives in a document, fragments expanded (default 50). */
+  OPERATION_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+  /** Highest estimated cost: fields times list sizes (`first`), entity joins weighted (default 5 000). */
+  OPERATION_MAX_COST: z.coerce.number().int().min(1).default(5_000),
+  /** Largest `variables` of one operation, as JSON, in bytes (default 65 536). */
+  OPERATION_MAX_VARIABLES_BYTES: z.coerce.number().int().min(2).default(65_536),
+  /** Largest request body on `/graphql`, router and subgraphs, in bytes (default 1 048 576). */
+  OPERATION_MAX_BODY_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
+  /** Largest WebSocket message, router and subgraphs (ws `maxPayload`), in bytes (default 65 536). */
+  WS_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1_024).default(65_536),
+  /** Required `iss` of client tokens when set (default empty: not checked). */
+  JWT_ISSUER: z.string().default(""),
+  /** Required `aud` of client tokens when set (default empty: not checked). */
+  JWT_AUDIENCE: z.string().default(""),
+  /**
+   * JSON Web Key Set of an identity provider, an http(s) URL or a file path (default empty: none); RS256 and ES256
+   * client tokens are verified against it, HS256 tokens against JWT_SECRET.
+   */
+  JWT_JWKS: z.string().default(""),
+  /** Sockets plus multipart subscription streams open at once from one client address (default 200; a NAT holds many users); 0 turns it off. */
+  WS_MAX_SOCKETS_PER_IP: z.coerce.number().int().min(0).default(200),
+  /** Sockets plus multipart subscription streams open at once for one user (default 10: a few tabs); 0 turns it off. */
+  WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(0).default(10),
+  /** Active subscriptions of one user across sockets and streams (default 200; 100 per socket as well); 0 turns it off. */
+  WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(0).default(200),
+  /** Unread bytes a subscription socket or stream may hold in the router before it is dropped as a slow reader (default 1 MiB). */
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
+  /** Answer introspection (`__schema`, `__type`) on the router, from the API schema. Default (unset or empty): on unless NODE_ENV=production. */
+  INTROSPECTION: z
+    .enum(["", "true", "false", "1", "0"])
+    .default("")
+    .transform((v) => (v === "" ? undefined : v === "true" || v === "1")),
   /**
    * Kafka consumers (docs/failure-modes.md): the first wait, in ms, before an event that failed is handled again
    * (default 100); it doubles with every further failure, with jitter, up to KAFKA_CONSUMER_RETRY_MAX_MS.
@@ -129,5 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`Invalid configuration: ${problems}`);
   }
+  const refused = productionProblems(parsed.data, env);
+  if (refused.length > 0) throw new Error(`Refusing to start with NODE_ENV=production: ${refused.join("; ")}`);
   return parsed.data;
 }

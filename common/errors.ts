@@ -14,6 +14,7 @@ export const ErrorCode = {
   SALE_NOT_ACTIVE: "SALE_NOT_ACTIVE",
   IDEMPOTENCY_KEY_REUSED: "IDEMPOTENCY_KEY_REUSED",
   INVALID_STATE: "INVALID_STATE",
+  OPERATION_LIMIT_EXCEEDED: "OPERATION_LIMIT_EXCEEDED",
   INTERNAL_SERVER_ERROR: "INTERNAL_SERVER_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -55,21 +56,36 @@ export function logUnexpectedErrors(errors: readonly GraphQLError[], logger: Log
   }
 }
 
+/** What a client reads of an unexpected error, on every path. */
+export const INTERNAL_ERROR_MESSAGE = "Internal server error";
+
 /**
- * Apollo Server `formatError` (and the fast paths'): passes our codes through and masks everything else, so
- * internals never leave the process (`logUnexpectedErrors` logged the original with the request id). A masked
- * error keeps only the subgraph the gateway names (`serviceName`), as both router paths give it.
+ * Passes our codes through and masks everything else, so internals never leave the process
+ * (`logUnexpectedErrors` logged the original with the request id). A masked error keeps only the subgraph the
+ * gateway names (`serviceName`), as both router paths give it, and gets `requestId` when one is given: the id
+ * of the response's `x-request-id` and of the log line, which a client quotes to support. Apollo Server calls
+ * it without one (its `formatError` has no context); `requestIdPlugin` (http/apollo.ts) adds it there.
  */
-export function formatError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, requestId?: string): GraphQLFormattedError {
   const { stacktrace: _dropped, ...extensions } = formatted.extensions ?? {};
   if (isPublicCode(extensions.code)) return { ...formatted, extensions };
   const { serviceName } = extensions;
   return {
-    message: "Internal server error",
+    message: INTERNAL_ERROR_MESSAGE,
     path: formatted.path,
     locations: formatted.locations,
-    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, ...(typeof serviceName === "string" ? { serviceName } : {}) },
+    extensions: {
+      code: ErrorCode.INTERNAL_SERVER_ERROR,
+      ...(typeof serviceName === "string" ? { serviceName } : {}),
+      ...(requestId !== undefined ? { requestId } : {}),
+    },
   };
+}
+
+/** A masked error (formatError's INTERNAL_SERVER_ERROR) with the request id added; any other error as it is. */
+export function withRequestId(formatted: GraphQLFormattedError, requestId: string): GraphQLFormattedError {
+  if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
+  return { ...formatted, extensions: { ...formatted.extensions, requestId } };
 }
 
 /**

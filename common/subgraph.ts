@@ -6,8 +6,9 @@
 import type { Express } from "express";
 import type { ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
-import type { GraphQLSchema } from "graphql";
+import { parse, type GraphQLSchema } from "graphql";
 import { buildSubgraph } from "./schema.ts";
+import { requestIdOf } from "./forwarded-headers.ts";
 import { createInternalIdentityReader, IDENTITY_HEADER, type Identity } from "./identity.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
@@ -18,6 +19,7 @@ import { createApolloHandler, startApollo } from "./http/apollo.ts";
 import { createFastPath } from "./http/fast-path.ts";
 import { createBatchReceiver, isBatchRequest } from "./http/batch-receiver.ts";
 import { serveSubscriptions } from "./http/subscriptions.ts";
+import { createOperationGuard, createRequestGuard, defaultOperationLimits, subgraphLimitsFrom, type OperationLimits } from "./operation-limits.ts";
 
 export interface SchemaServiceOptions<TContext extends BaseContext> {
   name: string;
@@ -42,6 +44,15 @@ export interface SchemaServiceOptions<TContext extends BaseContext> {
    * are given, since the fast path does not run Apollo plugins.
    */
   fastPath?: boolean;
+  /**
+   * Operation limits of every request, batch entry and subscription (default: `subgraphLimitsFrom` the
+   * defaults of common/config.ts, so everything the router plans passes); null turns them off.
+   */
+  limits?: OperationLimits | null;
+  /** Largest `/graphql` request body in bytes, a router batch included (OPERATION_MAX_BODY_BYTES; default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Largest WebSocket message in bytes (WS_MAX_MESSAGE_BYTES; default 65 536). */
+  maxMessageBytes?: number;
 }
 
 /** A service around one subgraph schema: `POST|GET /graphql` (also the router's batches), `/health`, `/ready`, `/metrics`. */
@@ -61,28 +72,44 @@ export async function createSchemaService<TContext extends BaseContext>(options:
     // Subgraphs set no cache hints; the default cache-control plugin would still wrap every field resolver.
     plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), ...(options.plugins ?? [])],
   });
+  const limits = options.limits === undefined ? subgraphLimitsFrom(defaultOperationLimits()) : options.limits;
+  const guard = limits ? createOperationGuard(limits) : undefined;
+  const checkLimits = guard ? createRequestGuard(guard) : undefined;
   const contextFor = (req: RequestLike, res: ResponseLike) => options.context(baseContextFor(req, res, logger), headerOf(req));
   const viaApollo = createApolloHandler(apollo, contextFor);
   const fast =
-    !options.plugins?.length && options.fastPath !== false ? createFastPath({ schema, context: contextFor, record: shell.metrics.record }) : null;
-  /** One operation, as a request alone or one entry of a batch: the fast path when it can, Apollo Server otherwise. */
+    !options.plugins?.length && options.fastPath !== false
+      ? createFastPath({
+          schema,
+          context: contextFor,
+          record: shell.metrics.record,
+          parse: guard && ((query) => guard.documentOf(query) ?? parse(query)),
+        })
+      : null;
+  /**
+   * One operation, as a request alone or one entry of a batch: refused over the operation limits, else the fast
+   * path when it can, Apollo Server otherwise.
+   */
   const run = async (req: RequestLike, res: ResponseLike, body: unknown) => {
+    checkLimits?.(req, body);
     if (!(fast && (await fast(req, res, body)))) await viaApollo(req, res, body);
   };
-  const fail = (res: ResponseLike, error: unknown) => answerFailure(res, error, logger);
+  const fail = (res: ResponseLike, error: unknown, req: RequestLike) => answerFailure(res, error, logger, requestIdOf(req.headers));
   const receiveBatch = createBatchReceiver({ run, fail });
   shell.serveGraphQL(
     async (req, res) => {
       try {
-        const body = await readBody(req);
+        const body = await readBody(req, options.maxBodyBytes);
         await (isBatchRequest(req) ? receiveBatch(req, res, body) : run(req, res, body));
       } catch (error) {
-        fail(res, error);
+        fail(res, error, req);
       }
     },
     (req, res) => void viaApollo(req, res, undefined),
   );
-  const subscriptions = options.subscriptions ? serveSubscriptions({ httpServer: shell.httpServer, schema, logger, context: options.context }) : null;
+  const subscriptions = options.subscriptions
+    ? serveSubscriptions({ httpServer: shell.httpServer, schema, logger, context: options.context, guard, maxMessageBytes: options.maxMessageBytes })
+    : null;
 
   return {
     app: shell.app,

@@ -11,6 +11,8 @@ import { createServices } from "./services.ts";
 // Ctrl-C or SIGTERM stops the services, then whatever infrastructure this command itself started.
 const logger = createLogger("start", "info");
 const runRecord = `${ROOT}.infra/started-by-start-${process.pid}`;
+// Before anything starts: NODE_ENV=production refuses weak secrets here (common/production-config.ts).
+loadConfig();
 const env = infraUp(runRecord);
 const config = loadConfig(env);
 await prepare(config, logger);

@@ -105,6 +105,17 @@ describe("a client cannot tell the pass-through from the gateway", () => {
     expect(badVariables.status).toBe(400);
   });
 
+  test("refusals of the operation limits are identical (before either path runs)", async () => {
+    const refusals = [
+      { query: `{ products { nodes { ${"name ".repeat(300)}} } }` },
+      { query: "{ products(first: 3000) { nodes { name } } }" },
+      { query: "query($q: String!) { searchProducts(query: $q) { id } }", variables: { q: "a\u0000b" } },
+    ];
+    const codes = [];
+    for (const body of refusals) codes.push(((await same(body)).body as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code);
+    expect(codes).toEqual(["OPERATION_LIMIT_EXCEEDED", "OPERATION_LIMIT_EXCEEDED", "BAD_USER_INPUT"]);
+  });
+
   test("operations sent at once each get the answer the gateway gives them", async () => {
     const admin = await adminToken();
     const created = (await createProduct(stack.gql, admin, 5, { sku: uniqueSku("BATCH"), name: "Batched", priceCents: 500 })).id;

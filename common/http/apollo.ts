@@ -7,8 +7,8 @@ import type http from "node:http";
 import { ApolloServer, HeaderMap, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { GatewayInterface } from "@apollo/server-gateway-interface";
-import type { GraphQLSchema } from "graphql";
-import { formatError, logUnexpectedErrors } from "../errors.ts";
+import type { GraphQLFormattedError, GraphQLSchema } from "graphql";
+import { formatError, logUnexpectedErrors, withRequestId } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { BaseContext } from "../service.ts";
 import type { RequestLike, ResponseLike } from "./graphql.ts";
@@ -26,6 +26,30 @@ function errorLoggingPlugin<TContext extends BaseContext>(): ApolloServerPlugin<
   };
 }
 
+/**
+ * Gives every masked error of a response its request id (`extensions.requestId`, as the `x-request-id` header):
+ * Apollo's `formatError` has no context, so the id is added once the errors are formatted.
+ */
+function requestIdPlugin<TContext extends BaseContext>(): ApolloServerPlugin<TContext> {
+  const stamp = <T extends { errors?: readonly GraphQLFormattedError[] }>(result: T, requestId: string): T =>
+    result.errors ? { ...result, errors: result.errors.map((error) => withRequestId(error, requestId)) } : result;
+  return {
+    async requestDidStart({ contextValue: { requestId } }) {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind === "single") response.body.singleResult = stamp(response.body.singleResult, requestId);
+          else response.body.initialResult = stamp(response.body.initialResult, requestId);
+        },
+        async willSendSubsequentPayload(_context, payload) {
+          // @defer: each deferred part is formatted as it is sent; the payload object is the one written.
+          for (const part of [...(payload.incremental ?? []), ...("completed" in payload ? (payload.completed ?? []) : [])])
+            Object.assign(part, stamp(part, requestId));
+        },
+      };
+    },
+  };
+}
+
 export interface ApolloOptions<TContext extends BaseContext> {
   /** A subgraph's schema, or (for the router) a gateway that plans over the supergraph. */
   source: { schema: GraphQLSchema } | { gateway: GatewayInterface };
@@ -35,16 +59,19 @@ export interface ApolloOptions<TContext extends BaseContext> {
   metrics: Metrics;
   /** The service's own plugins, after the shared ones. */
   plugins: ApolloServerPlugin<TContext>[];
+  /** Answer `__schema` / `__type` (default true; the router passes INTROSPECTION, see docs/edge-protection.md). */
+  introspection?: boolean;
 }
 
 /**
- * Starts Apollo Server with errors masked (`formatError`, no stack traces), unexpected ones logged, every
- * operation counted, introspection on, and `stop()` draining the HTTP server.
+ * Starts Apollo Server with errors masked (`formatError`, no stack traces, the request id added), unexpected
+ * ones logged, every operation counted, and `stop()` draining the HTTP server.
  */
 export async function startApollo<TContext extends BaseContext>(options: ApolloOptions<TContext>): Promise<ApolloServer<TContext>> {
   const apollo = new ApolloServer<TContext>({
     ...options.source,
-    formatError,
+    // Not `formatError` itself: Apollo passes the original error as a second argument, formatError's request id.
+    formatError: (formatted) => formatError(formatted),
     includeStacktraceInErrorResponses: false,
     // The lifecycle in main.ts handles SIGTERM: it drains this server, then closes Kafka, Redis and
     // PostgreSQL in reverse start order. Apollo's own handler would stop only the server, then exit.
@@ -52,10 +79,11 @@ export async function startApollo<TContext extends BaseContext>(options: ApolloO
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: options.httpServer }),
       errorLoggingPlugin<TContext>(),
+      requestIdPlugin<TContext>(),
       options.metrics.plugin,
       ...options.plugins,
     ],
-    introspection: true,
+    introspection: options.introspection ?? true,
   });
   await apollo.start();
   return apollo;

@@ -43,7 +43,7 @@ export interface BatchReceiverOptions {
   /** Answers one operation as a single request would be answered (fast path or Apollo Server). */
   run: (req: RequestLike, res: ResponseLike, body: unknown) => Promise<void>;
   /** Answers an operation whose `run` threw, as a single request's failure would be answered. */
-  fail: (res: ResponseLike, error: unknown) => void;
+  fail: (res: ResponseLike, error: unknown, req: RequestLike) => void;
 }
 
 /** Whether a request to `/graphql` is a router batch. */
@@ -65,7 +65,7 @@ export function createBatchReceiver(options: BatchReceiverOptions) {
         try {
           await options.run(one, reply, entry.body);
         } catch (error) {
-          options.fail(reply, error);
+          options.fail(reply, error, one);
         }
         return reply.done;
       }),

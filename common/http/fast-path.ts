@@ -8,11 +8,13 @@ import { formatError, logUnexpectedErrors } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RequestLike, ResponseLike } from "./graphql.ts";
 
-interface FastPathOptions<TContext extends { logger: Logger }> {
+interface FastPathOptions<TContext extends { logger: Logger; requestId: string }> {
   schema: GraphQLSchema;
   context: (req: RequestLike, res: ResponseLike) => Promise<TContext>;
   /** Counts the operation as the metrics plugin would (outcome "ok" or the first error code). */
   record: (operation: string, outcome: string, seconds: number) => void;
+  /** Parses a document (default graphql-js `parse`); the service passes the one its operation guard already parsed. */
+  parse?: (source: string) => DocumentNode;
 }
 
 interface Body {
@@ -34,14 +36,14 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => type
  * variables do not coerce (Apollo answers those with its 400). `common/test/graphql-fast.unit.test.ts`
  * requires the same status and body from both paths.
  */
-export function createFastPath<TContext extends { logger: Logger }>(options: FastPathOptions<TContext>) {
+export function createFastPath<TContext extends { logger: Logger; requestId: string }>(options: FastPathOptions<TContext>) {
   const documents = new LRUCache<string, DocumentNode | false>({ max: 1_000 });
 
   function documentFor(query: string): DocumentNode | false {
     let document = documents.get(query);
     if (document === undefined) {
       try {
-        const parsed = parse(query);
+        const parsed = (options.parse ?? parse)(query);
         document = validate(options.schema, parsed).length === 0 ? parsed : false;
       } catch {
         document = false;
@@ -75,7 +77,10 @@ export function createFastPath<TContext extends { logger: Logger }>(options: Fas
     const name = operation.name?.value ?? "anonymous";
     if (result.errors) logUnexpectedErrors(result.errors, contextValue.logger, name);
     const errors = result.errors?.map((error) =>
-      formatError({ ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions?.code ?? "INTERNAL_SERVER_ERROR" } }),
+      formatError(
+        { ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions?.code ?? "INTERNAL_SERVER_ERROR" } },
+        contextValue.requestId,
+      ),
     );
     res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
     res.end(JSON.stringify(errors ? { errors, data: result.data } : { data: result.data }));

@@ -75,8 +75,11 @@ export function createHttpShell(options: HttpShellOptions) {
       graphql = handler;
       app.get("/graphql", (req, res) => landingPage(req, res));
     },
-    /** Listens on `port` (0 picks a free one) and resolves with the bound port. */
-    listen: (port: number, host = "0.0.0.0") =>
+    /**
+     * Listens on `port` (0 picks a free one) at `host` and resolves with the bound port. The default, 127.0.0.1,
+     * keeps a subgraph off the network (SUBGRAPH_HOST); the router passes HOST (every interface by default).
+     */
+    listen: (port: number, host = "127.0.0.1") =>
       new Promise<number>((resolve, reject) => {
         httpServer.once("error", reject);
         httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));

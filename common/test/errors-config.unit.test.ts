@@ -1,5 +1,5 @@
 import { GraphQLError } from "graphql";
-import { formatError, badInput } from "../errors.ts";
+import { formatError, badInput, withRequestId } from "../errors.ts";
 import { loadConfig } from "../config.ts";
 import { decodeCursor, encodeCursor, parseInput, pageSize } from "../validation.ts";
 import { z } from "zod";
@@ -35,6 +35,19 @@ describe("formatError", () => {
       locations: [{ line: 1, column: 3 }],
       extensions: { code: "INTERNAL_SERVER_ERROR" },
     });
+  });
+
+  test("a masked error names the request id a client quotes; an expected one does not", () => {
+    expect(formatError({ message: "ECONNREFUSED 127.0.0.1:5432", path: ["product"] }, "req-1")).toEqual({
+      message: "Internal server error",
+      path: ["product"],
+      locations: undefined,
+      extensions: { code: "INTERNAL_SERVER_ERROR", requestId: "req-1" },
+    });
+    const expected = { message: "Product x does not exist.", extensions: { code: "NOT_FOUND" } };
+    expect(formatError(expected, "req-1")).toEqual(expected);
+    expect(withRequestId(expected, "req-1")).toEqual(expected);
+    expect(withRequestId(formatError({ message: "boom" }), "req-2").extensions).toEqual({ code: "INTERNAL_SERVER_ERROR", requestId: "req-2" });
   });
 
   test("a masked error keeps the name of the subgraph the gateway says it came from", () => {

@@ -1,8 +1,8 @@
 import type http from "node:http";
-import { getOperationAST, parse, validate, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import { BREAK, getOperationAST, parse, validate, visit, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { operationFromDocument } from "@apollo/federation-internals";
 import { LRUCache } from "lru-cache";
-import { formatError } from "../../common/errors.ts";
+import { ErrorCode, formatError, INTERNAL_ERROR_MESSAGE } from "../../common/errors.ts";
 import type { Identity } from "../../common/identity.ts";
 import type { Logger } from "../../common/logger.ts";
 import type { Metrics } from "../../common/metrics.ts";
@@ -14,7 +14,8 @@ export interface PassthroughOptions {
   /** The router's supergraph and query planner (shared with the subscription planner). */
   planner: Pick<SubscriptionPlanner, "supergraph" | "apiSchema" | "schema" | "queryPlanner">;
   subgraphUrls: Record<string, string>;
-  identityOf: (authorization: string | undefined) => Promise<Identity>;
+  /** The caller's verified identity, once per request (server.ts). */
+  identityOf: (req: http.IncomingMessage) => Promise<Identity>;
   sign: IdentitySigner;
   /** Sends an operation to its subgraph, batched with others of the same turn (subgraph-batch.ts). */
   send: (to: Route, headers: Record<string, string>, body: string) => Promise<{ status: number; text: string }>;
@@ -35,6 +36,23 @@ interface GraphQLBody {
   operationName?: string | null;
   variables?: unknown;
   extensions?: { persistedQuery?: unknown };
+}
+
+/**
+ * Whether a document asks for `__schema` or `__type` anywhere (fragments included). Introspection is the API
+ * schema's, answered by the gateway under its INTROSPECTION setting: a subgraph would describe its own schema
+ * (`_entities`, `_service`, fields the supergraph hides) whatever the router allows.
+ */
+function introspects(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(node) {
+      if (node.name.value !== "__schema" && node.name.value !== "__type") return undefined;
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
 }
 
 const isGraphQLBody = (body: unknown): body is GraphQLBody =>
@@ -61,7 +79,8 @@ export function createPassthrough(options: PassthroughOptions) {
       const document = parse(query);
       const operation = getOperationAST(document, operationName);
       const operations = document.definitions.filter((d) => d.kind === "OperationDefinition").length;
-      if (!operation || operations > 1 || operation.operation === "subscription" || validate(apiGraphQLSchema, document).length > 0) return false;
+      if (!operation || operations > 1 || operation.operation === "subscription" || introspects(document)) return false;
+      if (validate(apiGraphQLSchema, document).length > 0) return false;
       const node = planner.buildQueryPlan(operationFromDocument(apiSchema, document, { operationName })).node;
       if (node?.kind !== "Fetch" || node.requires || node.inputRewrites?.length || node.outputRewrites?.length || node.contextRewrites?.length)
         return false;
@@ -86,15 +105,15 @@ export function createPassthrough(options: PassthroughOptions) {
 
   /**
    * Gives execution errors the shape @apollo/gateway gives them, masked by the router's `formatError` as the
-   * gateway's are (whatever the subgraph let through). Request errors (4xx: variables that do not coerce, ...)
-   * are the router's own in the gateway's case and already read the same, locations included.
+   * gateway's are (whatever the subgraph let through), with the request id. Request errors (4xx: variables that
+   * do not coerce, ...) are the router's own in the gateway's case and already read the same, locations included.
    */
-  function asGatewayErrors(status: number, text: string, serviceName: string): string {
+  function asGatewayErrors(status: number, text: string, serviceName: string, requestId: string): string {
     if (status !== 200 || !text.includes('"errors"')) return text;
     const result = JSON.parse(text) as { errors?: GraphQLFormattedError[] };
     if (!Array.isArray(result.errors)) return text;
     result.errors = result.errors.map(({ message, path, extensions }) =>
-      formatError({ message, ...(path ? { path } : {}), extensions: { ...extensions, serviceName } }),
+      formatError({ message, ...(path ? { path } : {}), extensions: { ...extensions, serviceName } }, requestId),
     );
     return JSON.stringify(result);
   }
@@ -106,7 +125,7 @@ export function createPassthrough(options: PassthroughOptions) {
     if (!route) return false;
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(req.headers);
-    const identity = await options.identityOf(req.headers.authorization);
+    const identity = await options.identityOf(req);
     const clientIp = req.headers[CLIENT_IP_HEADER];
     const caller = { identity, requestId, clientIp: typeof clientIp === "string" ? clientIp : undefined };
     const headers = { "content-type": "application/json", ...forwardedHeaders(options.sign, caller) };
@@ -118,13 +137,17 @@ export function createPassthrough(options: PassthroughOptions) {
         headers,
         JSON.stringify({ query: body.query, operationName: body.operationName, variables: body.variables }),
       );
+      // As the gateway takes a subgraph's 5xx: a failed call, whatever its body says.
+      if (upstream.status >= 500) throw new Error(`${route.serviceName} answered ${upstream.status}: ${upstream.text.slice(0, 500)}`);
       status = upstream.status;
-      text = asGatewayErrors(status, upstream.text, route.serviceName);
+      text = asGatewayErrors(status, upstream.text, route.serviceName, requestId);
     } catch (error) {
       options.logger.error({ err: error, requestId, subgraph: route.serviceName }, "subgraph call failed");
       text = JSON.stringify({
         data: null,
-        errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR", serviceName: route.serviceName } }],
+        errors: [
+          { message: INTERNAL_ERROR_MESSAGE, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, serviceName: route.serviceName, requestId } },
+        ],
       });
     }
     res.writeHead(status, { "content-type": "application/json; charset=utf-8", [REQUEST_ID_HEADER]: requestId });

@@ -1,7 +1,7 @@
 import { Histogram } from "prom-client";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { sandboxLandingPage } from "./landing-page.ts";
-import { createClientTokenVerifier, signInternalIdentity } from "../../common/identity.ts";
+import { createClientTokenVerifier, signInternalIdentity, type ClientTokenOptions, type Identity } from "../../common/identity.ts";
 import { CLIENT_IP_HEADER, requestIdOf } from "../../common/forwarded-headers.ts";
 import { createMetrics } from "../../common/metrics.ts";
 import type { Logger } from "../../common/logger.ts";
@@ -11,6 +11,9 @@ import { baseContextFor, headerOf, type RequestLike, type ResponseLike } from ".
 import { createApolloHandler, startApollo } from "../../common/http/apollo.ts";
 import { createGateway } from "./gateway.ts";
 import { createGraphQLRoute } from "./graphql-route.ts";
+import { createCors, createOriginPolicy } from "./cors.ts";
+import { createRateLimit, type RateLimitOptions } from "./rate-limit.ts";
+import { clientAddressOf, parseCidrList, type AddressList } from "../../common/client-address.ts";
 import { createPassthrough } from "./passthrough.ts";
 import { createSubgraphSender } from "./subgraph-batch.ts";
 import type { RouterContext } from "./context.ts";
@@ -20,6 +23,8 @@ import { createEventExecutor } from "./subscriptions/execute-event.ts";
 import { createSubscriber } from "./subscriptions/subscribe.ts";
 import { multipartSubscriptions } from "./subscriptions/multipart.ts";
 import { attachWebSocket } from "./subscriptions/websocket.ts";
+import { createSubscriptionGuard, type SubscriptionLimits } from "./subscriptions/subscription-guard.ts";
+import { createOperationGuard, createRequestGuard, defaultOperationLimits, type OperationLimits } from "../../common/operation-limits.ts";
 
 export interface RouterOptions {
   supergraphSdl: string;
@@ -29,9 +34,15 @@ export interface RouterOptions {
   logger: Logger;
   /** Per subgraph call, in ms (default 10 000). */
   subgraphTimeoutMs?: number;
-  /** Apollo Sandbox at `GET /graphql` in development; no landing page in production (default true). */
+  /**
+   * Development: Apollo Sandbox at `GET /graphql`, introspection on, local and Apollo Studio origins allowed
+   * (cors.ts). Production: no landing page, introspection off unless `introspection`, only `allowedOrigins`
+   * (default true).
+   */
   development?: boolean;
-  /** Browser origins allowed to open subscription sockets (default: any). */
+  /** Answer `__schema` / `__type` from the API schema (INTROSPECTION; default: `development`). */
+  introspection?: boolean;
+  /** Browser origins allowed to call `/graphql` over HTTP (CORS) and WebSocket, besides development's (CORS_ORIGINS; default none). */
   allowedOrigins?: string[];
   /** Active subscriptions per WebSocket (default 100). */
   maxSubscriptionsPerSocket?: number;
@@ -46,6 +57,22 @@ export interface RouterOptions {
    * Every subgraph of this repository accepts batches; a subgraph served by another GraphQL server may not.
    */
   subgraphBatching?: "all" | "none" | string[];
+  /** Peers whose `X-Forwarded-For` names the client (TRUSTED_PROXIES; default none: the socket's peer is the client). */
+  trustedProxies?: AddressList;
+  /** Per-IP and per-user request rates (rate-limit.ts); absent, nothing is limited (tests that do not test limits). */
+  rateLimit?: RateLimitOptions;
+  /** Issuer, audience and JWKS of client tokens (JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS; default: HS256 with `jwtSecret` only). */
+  clientTokens?: Omit<ClientTokenOptions, "secret">;
+  /** Socket and stream caps and the slow-reader bound of subscriptions (WS_MAX_*; default DEFAULT_SUBSCRIPTION_LIMITS). */
+  subscriptionLimits?: SubscriptionLimits;
+  /** Largest WebSocket message in bytes (WS_MAX_MESSAGE_BYTES; default 65 536). */
+  maxMessageBytes?: number;
+  /** The clock WebSocket token expiry is measured on (default `Date.now`; tests move it). */
+  now?: () => number;
+  /** Operation limits of every path (OPERATION_MAX_*; default: common/config.ts's defaults); null turns them off. */
+  operationLimits?: OperationLimits | null;
+  /** Largest `/graphql` request body in bytes (OPERATION_MAX_BODY_BYTES; default 1 MiB). */
+  maxBodyBytes?: number;
 }
 
 /** `/ready` of the router: every subgraph's own `/ready`. */
@@ -88,8 +115,23 @@ export async function createRouter(options: RouterOptions) {
     sign: (identity) => signInternalIdentity(identity, options.internalSecret),
     logger: options.logger,
   });
-  const identityOf = createClientTokenVerifier(options.jwtSecret);
+  const identityOf = createClientTokenVerifier({ secret: options.jwtSecret, ...options.clientTokens });
+  // A request's token is verified once, however many steps ask (the rate limit, then its path).
+  const identities = new WeakMap<RequestLike, Promise<Identity>>();
+  const identityOfRequest = (req: RequestLike): Promise<Identity> => {
+    let identity = identities.get(req);
+    if (!identity) identities.set(req, (identity = identityOf(headerOf(req)("authorization"))));
+    return identity;
+  };
   const metrics = createMetrics("router");
+  const trustedProxies = options.trustedProxies ?? parseCidrList("");
+  const subscriptionGuard = createSubscriptionGuard({
+    ...options.subscriptionLimits,
+    logger: options.logger,
+    registry: metrics.registry,
+    clientAddressOf: (req) => clientAddressOf(req, trustedProxies),
+    isExempt: options.rateLimit ? (address) => options.rateLimit!.exempt.has(address) : undefined,
+  });
   const batching = options.subgraphBatching ?? "all";
   const passthrough =
     options.passthrough === false
@@ -97,7 +139,7 @@ export async function createRouter(options: RouterOptions) {
       : createPassthrough({
           planner,
           subgraphUrls: options.subgraphUrls,
-          identityOf,
+          identityOf: identityOfRequest,
           sign,
           send: createSubgraphSender({
             dispatcher: agent,
@@ -117,37 +159,53 @@ export async function createRouter(options: RouterOptions) {
   const multipart = multipartSubscriptions({
     subscribe,
     heartbeatMs: options.heartbeatMs,
+    logger: options.logger,
+    guard: subscriptionGuard,
     context: async (req) => {
       const requestId = requestIdOf(req.headers);
-      return { requestId, logger: options.logger.child({ requestId }), identity: await identityOf(req.headers.authorization) };
+      return { requestId, logger: options.logger.child({ requestId }), identity: await identityOfRequest(req) };
     },
   });
 
   const shell = createHttpShell({ name: "router", metrics, readiness: subgraphsReady(options.subgraphUrls) });
+  const allowsOrigin = createOriginPolicy({ origins: options.allowedOrigins ?? [], development: options.development ?? true });
   const apollo = await startApollo<RouterContext>({
     source: { gateway },
     httpServer: shell.httpServer,
     metrics,
     plugins: [(options.development ?? true) ? sandboxLandingPage() : ApolloServerPluginLandingPageDisabled()],
+    introspection: options.introspection ?? options.development ?? true,
   });
   const contextFor = async (req: RequestLike, res: ResponseLike): Promise<RouterContext> => {
     const header = headerOf(req);
-    return { ...baseContextFor(req, res, options.logger), identity: await identityOf(header("authorization")), clientIp: header(CLIENT_IP_HEADER) };
+    return { ...baseContextFor(req, res, options.logger), identity: await identityOfRequest(req), clientIp: header(CLIENT_IP_HEADER) };
   };
+  const limits = options.operationLimits === undefined ? defaultOperationLimits() : options.operationLimits;
   const route = createGraphQLRoute({
     multipart,
     passthrough: passthrough?.intercept ?? null,
     gateway: createApolloHandler(apollo, contextFor),
     logger: options.logger,
+    checkLimits: limits ? createRequestGuard(createOperationGuard(limits)) : undefined,
+    maxBodyBytes: options.maxBodyBytes,
+    cors: createCors(allowsOrigin),
+    trustedProxies: options.trustedProxies ?? parseCidrList(""),
+    admit: options.rateLimit
+      ? createRateLimit(options.rateLimit, { identityOf: identityOfRequest, metrics, logger: options.logger }).admit
+      : undefined,
   });
   shell.serveGraphQL(route.serve, route.landingPage);
   const websocket = attachWebSocket({
     httpServer: shell.httpServer,
     subscribe,
     schema: planner.schema,
-    jwtSecret: options.jwtSecret,
+    identityOf,
+    guard: subscriptionGuard,
+    maxMessageBytes: options.maxMessageBytes,
+    operationGuard: limits ? createOperationGuard(limits) : undefined,
+    now: options.now,
     logger: options.logger,
-    allowedOrigins: options.allowedOrigins,
+    allowsOrigin,
     maxSubscriptionsPerSocket: options.maxSubscriptionsPerSocket,
     connectionInitWaitTimeoutMs: options.connectionInitWaitTimeoutMs,
   });

@@ -3,6 +3,8 @@ import { getOperationAST, parse, type DocumentNode, type ExecutionResult } from 
 import { formatResult } from "./format.ts";
 import type { SubscribeArgs } from "./subscribe.ts";
 import type { RouterContext } from "../context.ts";
+import { createSubscriptionGuard, untilExpiry, type Release, type SubscriptionGuard } from "./subscription-guard.ts";
+import type { Logger } from "../../../common/logger.ts";
 
 /** Apollo's multipart HTTP subscription protocol: one JSON part per event, `{}` heartbeats. */
 const BOUNDARY = "graphql";
@@ -13,6 +15,9 @@ export interface MultipartOptions {
   context: (req: http.IncomingMessage) => Promise<RouterContext>;
   /** Interval of `{}` heartbeat parts in ms (default 5 000, as Apollo's router). */
   heartbeatMs?: number;
+  logger: Logger;
+  /** Caps and the slow-reader bound, shared with WebSocket (a stream is one socket with one subscription). */
+  guard?: SubscriptionGuard;
 }
 
 const acceptsMultipartSubscription = (req: http.IncomingMessage) =>
@@ -27,11 +32,48 @@ const part = (body: unknown) => `\r\ncontent-type: application/json; charset=utf
 const CLOSE = "--\r\n";
 
 /**
+ * The last part of a stream whose token expired: Apollo's multipart protocol ends a subscription for a transport
+ * error with a part whose `payload` is null and `errors` say why. It stands for the WebSocket's 4403 close.
+ */
+const EXPIRED_PART = part({ payload: null, errors: [{ message: "Token has expired.", extensions: { code: "UNAUTHENTICATED" } }] });
+
+/** A stream refused at a cap, before it starts: 429 and RATE_LIMITED, as the router's rate limits answer. */
+function refuse(res: http.ServerResponse, message: string) {
+  res.writeHead(429, { "content-type": "application/json", "retry-after": "1" });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code: "RATE_LIMITED", retryAfterMs: 1_000 } }] }));
+  return true;
+}
+
+/** Claims a stream's slots (address, user, the user's one subscription); the message says which cap refused. */
+function claimSlots(guard: SubscriptionGuard, address: string, userId: string | undefined): Release[] | string {
+  const releases: Release[] = [];
+  const claims: [() => Release | null, string][] = [
+    [() => guard.claimAddress(address), "Too many subscription connections from this address."],
+    ...(userId
+      ? ([
+          [() => guard.claimUser(userId), "Too many subscription connections for this user."],
+          [() => guard.claimSubscription(userId), `At most ${guard.limits.maxSubscriptionsPerUser} subscriptions per user.`],
+        ] as [() => Release | null, string][])
+      : []),
+  ];
+  for (const [claim, message] of claims) {
+    const release = claim();
+    if (!release) {
+      releases.forEach((r) => r());
+      return message;
+    }
+    releases.push(release);
+  }
+  return releases;
+}
+
+/**
  * Looks at `POST /graphql` before Apollo Server: a subscription whose client accepts multipart responses
  * is streamed here (returns true); everything else goes on to Apollo Server (returns false).
  */
 export function multipartSubscriptions(options: MultipartOptions) {
   const heartbeatMs = options.heartbeatMs ?? 5_000;
+  const guard = options.guard ?? createSubscriptionGuard({ logger: options.logger });
   return async (req: http.IncomingMessage, res: http.ServerResponse, rawBody: unknown): Promise<boolean> => {
     const body = rawBody as { query?: unknown; operationName?: unknown; variables?: unknown } | undefined;
     if (req.method !== "POST" || typeof body?.query !== "string" || !/\bsubscription\b/.test(body.query)) return false;
@@ -59,25 +101,42 @@ export function multipartSubscriptions(options: MultipartOptions) {
     }
 
     const context = await options.context(req);
+    const address = guard.clientAddressOf(req);
+    const slots = claimSlots(guard, address, context.identity.user?.id);
+    if (typeof slots === "string") return refuse(res, slots);
+    res.on("close", () => slots.forEach((release) => release()));
     const variables = (body.variables ?? {}) as Record<string, unknown>;
     const stream = options.subscribe({ document, source: body.query, operationName, variables, context });
     res.writeHead(200, { "content-type": CONTENT_TYPE, "cache-control": "no-cache" });
     if (!(Symbol.asyncIterator in stream)) {
-      res.end(`${OPEN}${part({ payload: null, errors: formatResult(stream).errors })}${CLOSE}`);
+      res.end(`${OPEN}${part({ payload: null, errors: formatResult(stream, context).errors })}${CLOSE}`);
       return true;
     }
     const iterator = stream[Symbol.asyncIterator]();
-    const heartbeat = setInterval(() => res.write(part({})), heartbeatMs);
-    res.write(OPEN + part({}));
+    /** Writes a part; a client that has left more than the bound unread is dropped rather than buffered for. */
+    const write = (chunk: string) => {
+      if (res.writableEnded || res.destroyed) return;
+      res.write(chunk);
+      if (guard.overBuffered(res.writableLength)) {
+        guard.dropped("multipart", { address, userId: context.identity.user?.id, bufferedBytes: res.writableLength });
+        res.destroy();
+      }
+    };
+    const heartbeat = setInterval(() => write(part({})), heartbeatMs);
+    const expiresAt = context.identity.expiresAt;
+    const stopExpiry = expiresAt === undefined ? () => undefined : untilExpiry(expiresAt, () => !res.writableEnded && res.end(EXPIRED_PART + CLOSE));
+    write(OPEN + part({}));
     res.on("close", () => {
       clearInterval(heartbeat);
+      stopExpiry();
       void iterator.return?.();
     });
     try {
-      for (let next = await iterator.next(); !next.done; next = await iterator.next()) res.write(part({ payload: formatResult(next.value) }));
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) write(part({ payload: formatResult(next.value, context) }));
     } finally {
       clearInterval(heartbeat);
-      if (!res.writableEnded) res.end(CLOSE);
+      stopExpiry();
+      if (!res.writableEnded && !res.destroyed) res.end(CLOSE);
     }
     return true;
   };

@@ -111,7 +111,9 @@ export function createSubscriber(options: {
     const sendNext = args.context.sendNext;
     return new Repeater<ExecutionResult>(async (push, stop) => {
       const entry = shared.get(key) ?? start(key, subscriptionPlan, args);
-      const deliver = sendNext ? (result: ExecutionResult) => sendNext(serialized(result)) : (result: ExecutionResult) => void push(result);
+      const deliver = sendNext
+        ? (result: ExecutionResult) => sendNext(serialized(result, args.context))
+        : (result: ExecutionResult) => void push(result);
       // Synchronously: the replay and the live listener are in place before any further event arrives.
       for (const result of entry.latest.values()) deliver(result);
       const listener = (result: ExecutionResult) => (result === END ? stop() : deliver(result));
@@ -128,12 +130,15 @@ export function createSubscriber(options: {
 
 const END: ExecutionResult = Object.freeze({});
 
-/** One JSON text per shared result (errors masked as everywhere else), whatever the number of sockets. */
+/**
+ * One JSON text per shared result (errors masked as everywhere else), whatever the number of sockets: its errors
+ * are logged once, with the request id of the subscriber it is first delivered to, which they name.
+ */
 const serializedResults = new WeakMap<ExecutionResult, string>();
-function serialized(result: ExecutionResult): string {
+function serialized(result: ExecutionResult, context: RouterContext): string {
   let json = serializedResults.get(result);
   if (json === undefined) {
-    json = JSON.stringify(formatResult(result));
+    json = JSON.stringify(formatResult(result, context));
     serializedResults.set(result, json);
   }
   return json;

@@ -10,6 +10,7 @@ import { createWarmUp } from "./warm-up.ts";
 import { createCreateSale } from "./create-sale.ts";
 import { createSaleEnder } from "./end-sale.ts";
 import { createIpLimit } from "./ip-limit.ts";
+import type { AddressList } from "../../../common/client-address.ts";
 import { createFlashOrderPublisher } from "./publisher.ts";
 import { createPurchase } from "./purchase.ts";
 import { createSaleChanges } from "./sale-changes.ts";
@@ -34,6 +35,8 @@ export interface FlashSaleDomainOptions {
   /** FLASH_IP_RATE, FLASH_IP_BURST (0: one second's worth). */
   ipRate: number;
   ipBurst: number;
+  /** RATE_LIMIT_EXEMPT: client addresses the per-IP limit skips (default none). */
+  ipExempt?: AddressList;
   /** FLASH_PUBLISH_LINGER_MS. */
   publishLingerMs: number;
   /** The clock of every window and expiry decision (default Date.now); tests move it. */
@@ -67,7 +70,7 @@ export function createFlashSaleDomain(options: FlashSaleDomainOptions) {
       stock,
       reservations,
       publisher,
-      ipLimit: createIpLimit({ rate: options.ipRate, burst: options.ipBurst, now }),
+      ipLimit: createIpLimit({ rate: options.ipRate, burst: options.ipBurst, exempt: options.ipExempt, now }),
       warmItem: (saleId, productId) => warmUp.warmItem(saleId, productId),
       logger,
       now,

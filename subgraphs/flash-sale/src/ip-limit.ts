@@ -1,4 +1,5 @@
 import { LRUCache } from "lru-cache";
+import type { AddressList } from "../../../common/client-address.ts";
 
 export interface IpLimitOptions {
   /** Requests per second one client IP may send (FLASH_IP_RATE, seed 000: 10). */
@@ -7,6 +8,8 @@ export interface IpLimitOptions {
   burst: number;
   /** Client IPs remembered at once; the least recently seen are forgotten (default 100 000). */
   maxClients?: number;
+  /** Client addresses this limit skips (RATE_LIMIT_EXEMPT, default none): load tests from one machine. */
+  exempt?: AddressList;
   now?: () => number;
 }
 
@@ -20,8 +23,11 @@ export function createIpLimit(options: IpLimitOptions) {
   const capacity = options.burst > 0 ? options.burst : options.rate;
   const buckets = new LRUCache<string, { tokens: number; at: number }>({ max: options.maxClients ?? 100_000 });
 
+  const exempt = options.exempt?.empty === false ? options.exempt : null;
+
   /** Takes one token for `ip`: 0 when allowed, otherwise the milliseconds until a token is there (nothing taken). */
   return function take(ip: string): number {
+    if (exempt?.has(ip)) return 0;
     const t = now();
     const bucket = buckets.get(ip) ?? { tokens: capacity, at: t };
     // A clock that steps back (NTP, a test) must not drain buckets: elapsed time is never negative.

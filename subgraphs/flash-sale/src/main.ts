@@ -1,8 +1,10 @@
 import { loadConfig } from "../../../common/config.ts";
+import { subgraphEdgeFrom } from "../../../common/operation-limits.ts";
 import { createLogger } from "../../../common/logger.ts";
 import { createLifecycle } from "../../../common/runtime.ts";
 import { connectInfra } from "../../../common/infra.ts";
 import { createRedis } from "../../../common/redis.ts";
+import { parseCidrList } from "../../../common/client-address.ts";
 import { expiryIndexFor, flashRegistryFor } from "../../../common/orders/reservation-keys.ts";
 import { createFlashSaleDomain } from "./domain.ts";
 import { createFlashSaleService } from "./server.ts";
@@ -29,6 +31,7 @@ await lifecycle.run(async () => {
     saleBurst: config.FLASH_SALE_BURST,
     ipRate: config.FLASH_IP_RATE,
     ipBurst: config.FLASH_IP_BURST,
+    ipExempt: parseCidrList(config.RATE_LIMIT_EXEMPT),
     publishLingerMs: config.FLASH_PUBLISH_LINGER_MS,
   });
   lifecycle.add("publisher", domain.publisher, (p) => p.close());
@@ -40,8 +43,14 @@ await lifecycle.run(async () => {
     drainWindowMs: (config.RESERVATION_TTL_SECONDS + config.RESERVATION_ORPHAN_GRACE_SECONDS) * 1000 + 3_600_000,
   });
   lifecycle.add("workers", workers, (w) => w.close());
-  const service = await createFlashSaleService({ domain, logger, internalSecret: config.INTERNAL_SECRET, readiness: infra.readiness });
+  const service = await createFlashSaleService({
+    edge: subgraphEdgeFrom(config),
+    domain,
+    logger,
+    internalSecret: config.INTERNAL_SECRET,
+    readiness: infra.readiness,
+  });
   lifecycle.add("http", service, (s) => s.close());
-  const port = await service.listen(config.FLASH_SALE_PORT);
+  const port = await service.listen(config.FLASH_SALE_PORT, config.SUBGRAPH_HOST);
   logger.info({ port }, "flash-sale subgraph listening");
 });

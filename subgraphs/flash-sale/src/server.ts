@@ -1,11 +1,14 @@
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
+import type { SubgraphEdge } from "../../../common/operation-limits.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { CLIENT_IP_HEADER } from "../../../common/forwarded-headers.ts";
 import type { FlashSaleDomain } from "./domain.ts";
 import { createRemainingLoader, resolvers, type FlashSaleContext } from "./resolvers.ts";
 
 export interface FlashSaleServiceDeps {
+  /** Operation limits and sizes (common/operation-limits.ts `subgraphEdgeFrom`; default: the config defaults). */
+  edge?: SubgraphEdge;
   domain: FlashSaleDomain;
   logger: Logger;
   internalSecret: string;
@@ -16,6 +19,7 @@ export interface FlashSaleServiceDeps {
 export async function createFlashSaleService(deps: FlashSaleServiceDeps) {
   const { domain } = deps;
   return createSubgraphService<FlashSaleContext>({
+    ...deps.edge,
     name: "flash-sale",
     logger: deps.logger,
     schemaFile: new URL("../schema.graphql", import.meta.url),

@@ -7,6 +7,7 @@ import { createFlashSaleDomain } from "../src/domain.ts";
 import { createFlashSaleService } from "../src/server.ts";
 import { startFlashWorkers } from "../src/workers.ts";
 import { flashRegistryFor } from "../../../common/orders/reservation-keys.ts";
+import { parseCidrList } from "../../../common/client-address.ts";
 
 export interface FlashStackOptions {
   /** The flash-sale clock (default `Date.now`). */
@@ -16,6 +17,8 @@ export interface FlashStackOptions {
   saleBurst?: number;
   ipRate?: number;
   ipBurst?: number;
+  /** RATE_LIMIT_EXEMPT of the per-IP limit (default none). */
+  ipExempt?: string;
   /** Default: RESERVATION_TTL_SECONDS. */
   reservationTtlSeconds?: number;
 }
@@ -52,6 +55,7 @@ export async function startFlashSaleSubgraph(deps: FlashStackDeps, options: Flas
     saleBurst: options.saleBurst ?? config.FLASH_SALE_BURST,
     ipRate: options.ipRate ?? 100_000,
     ipBurst: options.ipBurst ?? 0,
+    ipExempt: parseCidrList(options.ipExempt ?? ""),
     publishLingerMs: config.FLASH_PUBLISH_LINGER_MS,
     now: options.now,
   });

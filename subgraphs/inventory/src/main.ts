@@ -1,4 +1,5 @@
 import { loadConfig } from "../../../common/config.ts";
+import { subgraphEdgeFrom } from "../../../common/operation-limits.ts";
 import { createLogger } from "../../../common/logger.ts";
 import { createLifecycle } from "../../../common/runtime.ts";
 import { connectInfra } from "../../../common/infra.ts";
@@ -15,6 +16,7 @@ await lifecycle.run(async () => {
     h.close(),
   );
   const service = await createInventoryService({
+    edge: subgraphEdgeFrom(config),
     prisma: infra.prisma,
     redis: infra.redis!,
     logger,
@@ -23,6 +25,6 @@ await lifecycle.run(async () => {
     hub,
   });
   lifecycle.add("http", service, (s) => s.close());
-  const port = await service.listen(config.INVENTORY_PORT);
+  const port = await service.listen(config.INVENTORY_PORT, config.SUBGRAPH_HOST);
   logger.info({ port }, "inventory subgraph listening");
 });

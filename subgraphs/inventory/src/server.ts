@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
+import type { SubgraphEdge } from "../../../common/operation-limits.ts";
 import { createStockCounters } from "../../../common/stock.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
@@ -10,6 +11,8 @@ import type { EventHub } from "../../../common/event-hub.ts";
 import { createStockLoader, resolvers, type InventoryContext } from "./resolvers.ts";
 
 export interface InventoryServiceDeps {
+  /** Operation limits and sizes (common/operation-limits.ts `subgraphEdgeFrom`; default: the config defaults). */
+  edge?: SubgraphEdge;
   prisma: PrismaClient;
   redis: Redis;
   logger: Logger;
@@ -25,6 +28,7 @@ export async function createInventoryService(deps: InventoryServiceDeps) {
   const restock = createRestock(deps.prisma, counters);
   const stockChanges = deps.hub ? createStockChanges(deps.prisma, deps.hub) : null;
   return createSubgraphService<InventoryContext>({
+    ...deps.edge,
     name: "inventory",
     logger: deps.logger,
     schemaFile: new URL("../schema.graphql", import.meta.url),

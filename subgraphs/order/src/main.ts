@@ -1,4 +1,5 @@
 import { loadConfig } from "../../../common/config.ts";
+import { subgraphEdgeFrom } from "../../../common/operation-limits.ts";
 import { createLogger } from "../../../common/logger.ts";
 import { createLifecycle } from "../../../common/runtime.ts";
 import { connectInfra } from "../../../common/infra.ts";
@@ -54,6 +55,7 @@ await lifecycle.run(async () => {
   lifecycle.add("flash-order-writer", flashWriter, (w) => w.close());
   const hub = lifecycle.add("event-hub", await createEventHub({ ctx: infra.kafka, topics: ["order"], service: "order", logger }), (h) => h.close());
   const service = await createOrderService({
+    edge: subgraphEdgeFrom(config),
     domain,
     logger,
     internalSecret: config.INTERNAL_SECRET,
@@ -62,6 +64,6 @@ await lifecycle.run(async () => {
     hub,
   });
   lifecycle.add("http", service, (s) => s.close());
-  const port = await service.listen(config.ORDER_PORT);
+  const port = await service.listen(config.ORDER_PORT, config.SUBGRAPH_HOST);
   logger.info({ port, mail: config.SMTP_URL ? "smtp" : config.MAIL_DIR }, "order subgraph listening");
 });

@@ -1,5 +1,6 @@
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
+import type { SubgraphEdge } from "../../../common/operation-limits.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { OrderDomain } from "./domain.ts";
 import { resolvers, type OrderContext } from "./resolvers.ts";
@@ -8,6 +9,8 @@ import { createOrderStatusChanges } from "./order-status-changes.ts";
 import type { EventHub } from "../../../common/event-hub.ts";
 
 export interface OrderServiceDeps {
+  /** Operation limits and sizes (common/operation-limits.ts `subgraphEdgeFrom`; default: the config defaults). */
+  edge?: SubgraphEdge;
   domain: OrderDomain;
   logger: Logger;
   internalSecret: string;
@@ -23,6 +26,7 @@ export async function createOrderService(deps: OrderServiceDeps) {
   const { domain } = deps;
   const statusChanges = deps.hub ? createOrderStatusChanges(deps.hub) : null;
   return createSubgraphService<OrderContext>({
+    ...deps.edge,
     name: "order",
     logger: deps.logger,
     schemaFile: new URL("../schema.graphql", import.meta.url),

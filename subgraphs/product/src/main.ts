@@ -1,4 +1,5 @@
 import { loadConfig } from "../../../common/config.ts";
+import { subgraphEdgeFrom } from "../../../common/operation-limits.ts";
 import { createLogger } from "../../../common/logger.ts";
 import { createLifecycle } from "../../../common/runtime.ts";
 import { connectInfra } from "../../../common/infra.ts";
@@ -22,6 +23,7 @@ await lifecycle.run(async () => {
       )
     : undefined;
   const service = await createProductService({
+    edge: subgraphEdgeFrom(config),
     prisma: infra.prisma,
     logger,
     internalSecret: config.INTERNAL_SECRET,
@@ -35,6 +37,6 @@ await lifecycle.run(async () => {
     const consumer = await runCacheRefreshConsumer({ ctx: infra.kafka, producer: infra.producer, store, caching: cache, logger });
     lifecycle.add("cache-refresh-consumer", consumer, (c) => c.close());
   }
-  const port = await service.listen(config.PRODUCT_PORT);
+  const port = await service.listen(config.PRODUCT_PORT, config.SUBGRAPH_HOST);
   logger.info({ port, cache: config.CACHE_ENABLED }, "product subgraph listening");
 });

@@ -1,5 +1,6 @@
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
+import type { SubgraphEdge } from "../../../common/operation-limits.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { createProductStore } from "./products.ts";
@@ -9,6 +10,8 @@ import type { ProductCaching } from "./cache/caching.ts";
 import { resolvers, type ProductContext } from "./resolvers.ts";
 
 export interface ProductServiceDeps {
+  /** Operation limits and sizes (common/operation-limits.ts `subgraphEdgeFrom`; default: the config defaults). */
+  edge?: SubgraphEdge;
   prisma: PrismaClient;
   logger: Logger;
   internalSecret: string;
@@ -23,6 +26,7 @@ export async function createProductService(deps: ProductServiceDeps) {
   const store = createProductStore(deps.prisma, { onQuery: (operation) => metrics.storeQueries.inc({ operation }) });
   const products: Catalogue = deps.cache ? createCachedCatalogue(store, deps.cache) : store;
   const service = await createSubgraphService<ProductContext>({
+    ...deps.edge,
     name: "product",
     logger: deps.logger,
     schemaFile: new URL("../schema.graphql", import.meta.url),
