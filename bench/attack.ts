@@ -5,7 +5,7 @@ import { loadConfig } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { signClientToken } from "../common/identity.ts";
 import { ROOT } from "../scripts/env.ts";
-import { benchEnv, percentile, startPlatform } from "./platform.ts";
+import { benchEnv, cpuMsOf, percentile, startPlatform } from "./platform.ts";
 import type { AttackOutcome } from "./attacks.ts";
 
 // `npm run bench:attack`: the read mix of bench:read through the router at BENCH_CONNECTIONS (50) connections,
@@ -73,27 +73,46 @@ const normal = (duration: number) =>
 const sender = fork(`${ROOT}bench/attack-sender.ts`, [url, String(ATTACK_RATE)], { execArgv: ["--import", "tsx"], stdio: "inherit" });
 await new Promise((resolve) => sender.once("message", resolve));
 const underAttack = async () => {
-  sender.send("start");
-  const result = await normal(DURATION);
-  sender.send("stop");
+  const phase = await measured(async () => {
+    sender.send("start");
+    const result = await normal(DURATION);
+    sender.send("stop");
+    return result;
+  });
   const outcomes = await new Promise<AttackOutcome[]>((resolve) => sender.once("message", (m) => resolve(m as AttackOutcome[])));
-  return { result, outcomes };
+  return { phase, outcomes };
 };
 
 interface Phase {
   rps: number;
   p99: number;
   errors: number;
+  /** Router CPU per normal request, in µs (the attacks' share included). */
+  routerUs: number;
+  /** CPU the attack sender used, in % of one core: load the normal traffic shares the machine with. */
+  senderPct: number;
 }
-const phaseOf = (r: autocannon.Result): Phase => ({ rps: r.requests.average, p99: r.latency.p99, errors: r.errors + r.non2xx + r.timeouts });
+/** Runs a phase and measures it: the normal traffic's figures and the CPU the router and the sender used. */
+async function measured(run: () => Promise<autocannon.Result>): Promise<Phase> {
+  const [router0, sender0, started] = [platform.cpu().router!, cpuMsOf(sender.pid!), performance.now()];
+  const r = await run();
+  const [router1, sender1, seconds] = [platform.cpu().router!, cpuMsOf(sender.pid!), (performance.now() - started) / 1000];
+  return {
+    rps: r.requests.average,
+    p99: r.latency.p99,
+    errors: r.errors + r.non2xx + r.timeouts,
+    routerUs: ((router1 - router0) * 1000) / Math.max(r.requests.total, 1),
+    senderPct: (sender1 - sender0) / 10 / seconds,
+  };
+}
 const phases: Record<"without" | "with", Phase[]> = { without: [], with: [] };
 const outcomes: AttackOutcome[] = [];
 try {
   await normal(3); // warm-up: connections, JIT, caches
   for (let round = 0; round < ROUNDS; round++) {
-    phases.without.push(phaseOf(await normal(DURATION)));
+    phases.without.push(await measured(() => normal(DURATION)));
     const attacked = await underAttack();
-    phases.with.push(phaseOf(attacked.result));
+    phases.with.push(attacked.phase);
     outcomes.push(...attacked.outcomes);
   }
 } finally {
@@ -110,7 +129,7 @@ function report() {
       50,
     );
   const row = (name: "without" | "with") =>
-    `| ${name} attack | ${median(phases[name], (p) => p.rps).toFixed(0)} | ${median(phases[name], (p) => p.p99)} | ${phases[name].reduce((s, p) => s + p.errors, 0)} |`;
+    `| ${name} attack | ${median(phases[name], (p) => p.rps).toFixed(0)} | ${median(phases[name], (p) => p.p99)} | ${phases[name].reduce((s, p) => s + p.errors, 0)} | ${median(phases[name], (p) => p.routerUs).toFixed(0)} | ${median(phases[name], (p) => p.senderPct).toFixed(0)} |`;
   const byAttack = new Map<string, { answers: Map<string, number>; ms: number[] }>();
   for (const o of outcomes) {
     const entry = byAttack.get(o.attack) ?? { answers: new Map<string, number>(), ms: [] as number[] };
@@ -123,8 +142,8 @@ function report() {
     [
       `normal read mix: ${CONNECTIONS} connections, median of ${ROUNDS} alternating ${DURATION} s phases; attacks at ${ATTACK_RATE}/s`,
       "",
-      "| phase | req/s | p99 ms | errors |",
-      "|---|---:|---:|---:|",
+      "| phase | req/s | p99 ms | errors | router CPU µs / request | attack sender CPU % |",
+      "|---|---:|---:|---:|---:|---:|",
       row("without"),
       row("with"),
       "",
