@@ -1,20 +1,15 @@
 import WebSocket from "ws";
-import { adminToken, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
+import { adminToken, startRouter, startStack, token, type Stack } from "./harness.ts";
 import { healthDuring } from "./health-during.ts";
 import { received } from "./wait.ts";
+import { createProduct } from "./orders.ts";
 import { eventually } from "./eventually.ts";
 
 let stack: Stack;
 let productId: string;
 beforeAll(async () => {
   stack = await startStack();
-  const created = await stack.gql(
-    `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
-    { input: { sku: uniqueSku("CAP"), name: "Capped lamp", description: "", priceCents: 900, currency: "USD", initialStock: 3 } },
-    { token: await adminToken() },
-  );
-  if (created.errors) throw new Error(`createProduct failed: ${JSON.stringify(created.errors)}`);
-  productId = created.data!.createProduct.id as string;
+  productId = (await createProduct(stack.gql, await adminToken(), 3, { name: "Capped lamp" })).id;
 });
 afterAll(() => stack.close());
 

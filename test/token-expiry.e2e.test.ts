@@ -1,7 +1,8 @@
 import WebSocket from "ws";
-import { adminToken, config, startRouter, startStack, token, uniqueSku, type Stack } from "./harness.ts";
+import { adminToken, config, startRouter, startStack, token, type Stack } from "./harness.ts";
 import { signClientToken } from "../common/identity.ts";
 import { received } from "./wait.ts";
+import { createProduct } from "./orders.ts";
 
 // A token's life is measured in whole seconds (`exp`): one that expires at the next second but one lives 1-2 s.
 const shortLivedToken = (sub: string) => signClientToken(config.JWT_SECRET, sub, [], Math.floor(Date.now() / 1000) + 2);
@@ -10,13 +11,7 @@ let stack: Stack;
 let productId: string;
 beforeAll(async () => {
   stack = await startStack();
-  const created = await stack.gql(
-    `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
-    { input: { sku: uniqueSku("EXP"), name: "Expiring lamp", description: "", priceCents: 900, currency: "USD", initialStock: 4 } },
-    { token: await adminToken() },
-  );
-  if (created.errors) throw new Error(`createProduct failed: ${JSON.stringify(created.errors)}`);
-  productId = created.data!.createProduct.id as string;
+  productId = (await createProduct(stack.gql, await adminToken(), 4, { name: "Expiring lamp" })).id;
 });
 afterAll(() => stack.close());
 
