@@ -19,7 +19,8 @@ import { createApolloHandler, startApollo } from "./http/apollo.ts";
 import { createFastPath } from "./http/fast-path.ts";
 import { createBatchReceiver, isBatchRequest } from "./http/batch-receiver.ts";
 import { serveSubscriptions } from "./http/subscriptions.ts";
-import { createOperationGuard, createRequestGuard, defaultOperationLimits, subgraphLimitsFrom, type OperationLimits } from "./operation-limits.ts";
+import { createOperationGuard, createRequestGuard, type OperationLimits } from "./operation-limits.ts";
+import { defaultOperationLimits, subgraphLimitsFrom } from "./operation-limits-config.ts";
 
 export interface SchemaServiceOptions<TContext extends BaseContext> {
   name: string;

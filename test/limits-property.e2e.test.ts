@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { buildASTSchema, getNamedType, isListType, isNonNullType, isObjectType, parse, type GraphQLField, type GraphQLObjectType } from "graphql";
 import { SUPERGRAPH_FILE } from "../schema/compose.ts";
-import { defaultOperationLimits, parseWithinLimits } from "../common/operation-limits.ts";
+import { parseWithinLimits } from "../common/operation-limits.ts";
+import { defaultOperationLimits } from "../common/operation-limits-config.ts";
 import { adminToken, startRouter, startStack, type Stack } from "./harness.ts";
 import { createProduct } from "./orders.ts";
 

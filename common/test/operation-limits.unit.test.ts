@@ -1,13 +1,6 @@
 import { getIntrospectionQuery, GraphQLError, parse } from "graphql";
-import {
-  checkVariables,
-  createOperationGuard,
-  defaultOperationLimits,
-  parseWithinLimits,
-  subgraphLimitsFrom,
-  supergraphCostModel,
-  type OperationLimits,
-} from "../operation-limits.ts";
+import { checkVariables, createOperationGuard, parseWithinLimits, type OperationLimits } from "../operation-limits.ts";
+import { defaultOperationLimits, subgraphLimitsFrom, supergraphCostModel } from "../operation-limits-config.ts";
 import { DEFAULT_LIST_SIZE, ENTITY_JOIN_COST, measureOperation } from "../operation-measure.ts";
 
 const limits = defaultOperationLimits();

@@ -4,7 +4,7 @@ import { createLogger } from "../../common/logger.ts";
 import { createLifecycle } from "../../common/runtime.ts";
 import { SUBGRAPHS, SUPERGRAPH_FILE } from "../../schema/compose.ts";
 import { createRouter } from "./server.ts";
-import { operationLimitsFrom } from "../../common/operation-limits.ts";
+import { operationLimitsFrom } from "../../common/operation-limits-config.ts";
 import { parseOrigins } from "./cors.ts";
 import { createRateLimitRedis } from "./rate-limit.ts";
 import { parseCidrList } from "../../common/client-address.ts";

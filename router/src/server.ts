@@ -24,7 +24,8 @@ import { createSubscriber } from "./subscriptions/subscribe.ts";
 import { multipartSubscriptions } from "./subscriptions/multipart.ts";
 import { attachWebSocket } from "./subscriptions/websocket.ts";
 import { createSubscriptionGuard, type SubscriptionLimits } from "./subscriptions/subscription-guard.ts";
-import { createOperationGuard, createRequestGuard, defaultOperationLimits, type OperationLimits } from "../../common/operation-limits.ts";
+import { createOperationGuard, createRequestGuard, type OperationLimits } from "../../common/operation-limits.ts";
+import { defaultOperationLimits } from "../../common/operation-limits-config.ts";
 
 export interface RouterOptions {
   supergraphSdl: string;

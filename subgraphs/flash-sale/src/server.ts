@@ -1,13 +1,13 @@
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
-import type { SubgraphEdge } from "../../../common/operation-limits.ts";
+import type { SubgraphEdge } from "../../../common/operation-limits-config.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { CLIENT_IP_HEADER } from "../../../common/forwarded-headers.ts";
 import type { FlashSaleDomain } from "./domain.ts";
 import { createRemainingLoader, resolvers, type FlashSaleContext } from "./resolvers.ts";
 
 export interface FlashSaleServiceDeps {
-  /** Operation limits and sizes (common/operation-limits.ts `subgraphEdgeFrom`; default: the config defaults). */
+  /** Operation limits and sizes (common/operation-limits-config.ts `subgraphEdgeFrom`; default: the config defaults). */
   edge?: SubgraphEdge;
   domain: FlashSaleDomain;
   logger: Logger;

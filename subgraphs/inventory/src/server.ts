@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
-import type { SubgraphEdge } from "../../../common/operation-limits.ts";
+import type { SubgraphEdge } from "../../../common/operation-limits-config.ts";
 import { createStockCounters } from "../../../common/stock.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
@@ -11,7 +11,7 @@ import type { EventHub } from "../../../common/event-hub.ts";
 import { createStockLoader, resolvers, type InventoryContext } from "./resolvers.ts";
 
 export interface InventoryServiceDeps {
-  /** Operation limits and sizes (common/operation-limits.ts `subgraphEdgeFrom`; default: the config defaults). */
+  /** Operation limits and sizes (common/operation-limits-config.ts `subgraphEdgeFrom`; default: the config defaults). */
   edge?: SubgraphEdge;
   prisma: PrismaClient;
   redis: Redis;

@@ -1,6 +1,6 @@
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
-import type { SubgraphEdge } from "../../../common/operation-limits.ts";
+import type { SubgraphEdge } from "../../../common/operation-limits-config.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { OrderDomain } from "./domain.ts";
 import { resolvers, type OrderContext } from "./resolvers.ts";
@@ -9,7 +9,7 @@ import { createOrderStatusChanges } from "./order-status-changes.ts";
 import type { EventHub } from "../../../common/event-hub.ts";
 
 export interface OrderServiceDeps {
-  /** Operation limits and sizes (common/operation-limits.ts `subgraphEdgeFrom`; default: the config defaults). */
+  /** Operation limits and sizes (common/operation-limits-config.ts `subgraphEdgeFrom`; default: the config defaults). */
   edge?: SubgraphEdge;
   domain: OrderDomain;
   logger: Logger;

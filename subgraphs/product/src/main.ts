@@ -1,5 +1,5 @@
 import { loadConfig } from "../../../common/config.ts";
-import { subgraphEdgeFrom } from "../../../common/operation-limits.ts";
+import { subgraphEdgeFrom } from "../../../common/operation-limits-config.ts";
 import { createLogger } from "../../../common/logger.ts";
 import { createLifecycle } from "../../../common/runtime.ts";
 import { connectInfra } from "../../../common/infra.ts";

@@ -1,6 +1,6 @@
 import type { ReadinessCheck } from "../../../common/service.ts";
 import { createSubgraphService } from "../../../common/subgraph.ts";
-import type { SubgraphEdge } from "../../../common/operation-limits.ts";
+import type { SubgraphEdge } from "../../../common/operation-limits-config.ts";
 import type { PrismaClient } from "../../../common/prisma.ts";
 import type { Logger } from "../../../common/logger.ts";
 import { createProductStore } from "./products.ts";
@@ -10,7 +10,7 @@ import type { ProductCaching } from "./cache/caching.ts";
 import { resolvers, type ProductContext } from "./resolvers.ts";
 
 export interface ProductServiceDeps {
-  /** Operation limits and sizes (common/operation-limits.ts `subgraphEdgeFrom`; default: the config defaults). */
+  /** Operation limits and sizes (common/operation-limits-config.ts `subgraphEdgeFrom`; default: the config defaults). */
   edge?: SubgraphEdge;
   prisma: PrismaClient;
   logger: Logger;
