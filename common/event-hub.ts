@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "./logger.ts";
 import type { KafkaMessage } from "kafkajs";
 import type { KafkaContext } from "./kafka/client.ts";
-import { createConsumer, runBatches } from "./kafka/consumer.ts";
+import { createConsumer, runBatches } from "./kafka/batches.ts";
 import { isEventEnvelope, type TopicEvents, type TopicName } from "./events.ts";
 
 type Listener<E> = (event: E) => void;
