@@ -186,6 +186,8 @@ const schema = z.object({
   WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(0).default(10),
   /** Active subscriptions of one user across sockets and streams (default 200; 100 per socket as well); 0 turns it off. */
   WS_MAX_SUBSCRIPTIONS_PER_USER: z.coerce.number().int().min(0).default(200),
+  /** Active subscriptions from one client address, signed in or not, across sockets and streams (default 2 000); 0 turns it off. */
+  WS_MAX_SUBSCRIPTIONS_PER_IP: z.coerce.number().int().min(0).default(2_000),
   /** Unread bytes a subscription socket or stream may hold in the router before it is dropped as a slow reader (default 1 MiB). */
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1_024).default(1_048_576),
   /** Answer introspection (`__schema`, `__type`) on the router, from the API schema. Default (unset or empty): on unless NODE_ENV=production. */

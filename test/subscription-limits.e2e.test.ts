@@ -42,11 +42,13 @@ async function outcomeOf(socket: ReturnType<typeof openSocket>, graceMs = 300): 
 }
 
 test("a 4 MB subscribe message closes that socket with 1009 while /health keeps answering", async () => {
+  // The attacker's own work (building and masking 4 MB) runs in this process too: done before the probes start.
+  const attacker = openSocket(stack.routerUrl);
+  await attacker.acked();
+  const huge = `subscription { stockChanged(productIds: ["${"x".repeat(4 * 1024 * 1024)}"]) { available } }`;
+  const message = Buffer.from(JSON.stringify({ id: "1", type: "subscribe", payload: { query: huge } }));
   const { result, slowestMs, probes } = await healthDuring(stack.routerUrl, async () => {
-    const attacker = openSocket(stack.routerUrl);
-    await attacker.acked();
-    const huge = `subscription { stockChanged(productIds: ["${"x".repeat(4 * 1024 * 1024)}"]) { available } }`;
-    attacker.subscribe("1", huge);
+    attacker.socket.send(message);
     return attacker.closed;
   });
   expect(result).toBe(1009);
@@ -101,6 +103,35 @@ test("sockets per user are capped with 4429 across sockets; other users are not 
     const third = openSocket(router.url, dana);
     expect(await third.closed).toBe(4429);
     expect(await outcomeOf(openSocket(router.url, `Bearer ${await token("capped-erin")}`))).toBe("open");
+  } finally {
+    await router.close();
+  }
+});
+
+test("subscriptions per address are capped across sockets, anonymous ones included: RATE_LIMITED, the socket stays open", async () => {
+  const router = await startRouter(stack.urls, { subscriptionLimits: { maxSubscriptionsPerIp: 2 } });
+  try {
+    const [a, b] = [openSocket(router.url), openSocket(router.url, `Bearer ${await token("capped-gina")}`)];
+    await Promise.all([a.acked(), b.acked()]);
+    a.subscribe("1", STOCK(productId));
+    b.subscribe("1", STOCK(productId));
+    await Promise.all([a.messages.waitFor((m) => m.type === "next"), b.messages.waitFor((m) => m.type === "next")]);
+    a.subscribe("2", STOCK(productId));
+    const refused = (await a.messages.waitFor((m) => m.id === "2")).at(-1);
+    expect(refused).toMatchObject({ type: "error", payload: [{ message: "At most 2 subscriptions per address." }] });
+    expect(refused.payload[0].extensions).toEqual({ code: "RATE_LIMITED", retryAfterMs: 1000 });
+    // Ending a subscription gives its place back, to any socket of the address.
+    b.socket.send(JSON.stringify({ id: "1", type: "complete" }));
+    let attempt = 0;
+    await eventually(
+      async () => {
+        const id = `again-${attempt++}`;
+        a.subscribe(id, STOCK(productId));
+        return (await a.messages.waitFor((m) => m.id === id)).at(-1).type === "next" ? true : undefined;
+      },
+      5_000,
+      "a freed subscription slot",
+    );
   } finally {
     await router.close();
   }

@@ -47,6 +47,7 @@ await lifecycle.run(async () => {
       maxSocketsPerIp: config.WS_MAX_SOCKETS_PER_IP,
       maxSocketsPerUser: config.WS_MAX_SOCKETS_PER_USER,
       maxSubscriptionsPerUser: config.WS_MAX_SUBSCRIPTIONS_PER_USER,
+      maxSubscriptionsPerIp: config.WS_MAX_SUBSCRIPTIONS_PER_IP,
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
     },
     maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,

@@ -44,23 +44,19 @@ function refuse(res: http.ServerResponse, message: string) {
   return true;
 }
 
-/** Claims a stream's slots (address, user, the user's one subscription); the message says which cap refused. */
+/** Claims a stream's slots (address, user, its one subscription); the message says which cap refused. */
 function claimSlots(guard: SubscriptionGuard, address: string, userId: string | undefined): Release[] | string {
   const releases: Release[] = [];
-  const claims: [() => Release | null, string][] = [
-    [() => guard.claimAddress(address), "Too many subscription connections from this address."],
-    ...(userId
-      ? ([
-          [() => guard.claimUser(userId), "Too many subscription connections for this user."],
-          [() => guard.claimSubscription(userId), `At most ${guard.limits.maxSubscriptionsPerUser} subscriptions per user.`],
-        ] as [() => Release | null, string][])
-      : []),
+  const claims: (() => Release | string)[] = [
+    () => guard.claimAddress(address) ?? "Too many subscription connections from this address.",
+    ...(userId ? [() => guard.claimUser(userId) ?? "Too many subscription connections for this user."] : []),
+    () => guard.claimSubscription(address, userId),
   ];
-  for (const [claim, message] of claims) {
+  for (const claim of claims) {
     const release = claim();
-    if (!release) {
+    if (typeof release === "string") {
       releases.forEach((r) => r());
-      return message;
+      return release;
     }
     releases.push(release);
   }

@@ -16,6 +16,11 @@ export interface SubscriptionLimits {
   /** Active subscriptions of one user across all their sockets and streams (default 200; 100 per socket as well). */
   maxSubscriptionsPerUser?: number;
   /**
+   * Active subscriptions from one client address, signed in or not, across its sockets and streams (default
+   * 2 000: ten per socket of a full address); addresses in RATE_LIMIT_EXEMPT are not counted.
+   */
+  maxSubscriptionsPerIp?: number;
+  /**
    * Bytes written to a socket or stream that its client has not yet taken (default 1 MiB). A client past it
    * reads slower than events arrive; it is dropped rather than kept in router memory.
    */
@@ -26,6 +31,7 @@ export const DEFAULT_SUBSCRIPTION_LIMITS: Required<SubscriptionLimits> = {
   maxSocketsPerIp: 200,
   maxSocketsPerUser: 10,
   maxSubscriptionsPerUser: 200,
+  maxSubscriptionsPerIp: 2_000,
   maxBufferedBytes: 1024 * 1024,
 };
 
@@ -73,6 +79,7 @@ export function createSubscriptionGuard(options: SubscriptionGuardOptions) {
   const perAddress = counter(limits.maxSocketsPerIp);
   const perUser = counter(limits.maxSocketsPerUser);
   const subscriptionsPerUser = counter(limits.maxSubscriptionsPerUser);
+  const subscriptionsPerAddress = counter(limits.maxSubscriptionsPerIp);
   const registers = options.registry ? [options.registry] : [];
   const refused = new Counter({
     name: "router_subscription_refused_total",
@@ -96,8 +103,18 @@ export function createSubscriptionGuard(options: SubscriptionGuardOptions) {
       options.isExempt?.(address) ? () => undefined : (perAddress(address) ?? refuse("sockets_per_ip")),
     /** A slot for one socket or stream of a user, or null at the cap. */
     claimUser: (userId: string): Release | null => perUser(userId) ?? refuse("sockets_per_user"),
-    /** A slot for one active subscription of a user, or null at the cap. */
-    claimSubscription: (userId: string): Release | null => subscriptionsPerUser(userId) ?? refuse("subscriptions_per_user"),
+    /**
+     * A slot for one active subscription from `address` and, signed in, of its user; or a message saying which
+     * cap refused it (nothing is held then).
+     */
+    claimSubscription(address: string, userId: string | undefined): Release | string {
+      const byAddress = options.isExempt?.(address) ? () => undefined : subscriptionsPerAddress(address);
+      if (!byAddress) return (refuse("subscriptions_per_ip"), `At most ${limits.maxSubscriptionsPerIp} subscriptions per address.`);
+      if (userId === undefined) return byAddress;
+      const byUser = subscriptionsPerUser(userId);
+      if (!byUser) return (byAddress(), refuse("subscriptions_per_user"), `At most ${limits.maxSubscriptionsPerUser} subscriptions per user.`);
+      return () => (byAddress(), byUser());
+    },
     /** True when a client has left more than the bound unread. */
     overBuffered: (writableLength: number) => writableLength > limits.maxBufferedBytes,
     /** Records a slow reader being dropped. */
@@ -111,9 +128,11 @@ export function createSubscriptionGuard(options: SubscriptionGuardOptions) {
 export type SubscriptionGuard = ReturnType<typeof createSubscriptionGuard>;
 
 function stripUndefined(limits: SubscriptionLimits): SubscriptionLimits {
-  const { maxSocketsPerIp, maxSocketsPerUser, maxSubscriptionsPerUser, maxBufferedBytes } = limits;
+  const { maxSocketsPerIp, maxSocketsPerUser, maxSubscriptionsPerUser, maxSubscriptionsPerIp, maxBufferedBytes } = limits;
   return Object.fromEntries(
-    Object.entries({ maxSocketsPerIp, maxSocketsPerUser, maxSubscriptionsPerUser, maxBufferedBytes }).filter(([, v]) => v !== undefined),
+    Object.entries({ maxSocketsPerIp, maxSocketsPerUser, maxSubscriptionsPerUser, maxSubscriptionsPerIp, maxBufferedBytes }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
 }
 

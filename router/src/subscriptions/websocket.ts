@@ -154,8 +154,8 @@ export function attachWebSocket(options: WebSocketOptions) {
           ];
         }
         if (state.active.size >= maxSubscriptions) return [capError(`At most ${maxSubscriptions} subscriptions per connection.`)];
-        const releaseSubscription = identity.user ? guard.claimSubscription(identity.user.id) : () => undefined;
-        if (!releaseSubscription) return [capError(`At most ${guard.limits.maxSubscriptionsPerUser} subscriptions per user.`)];
+        const releaseSubscription = guard.claimSubscription(state.address, identity.user?.id);
+        if (typeof releaseSubscription === "string") return [capError(releaseSubscription)];
         state.active.set(id, releaseSubscription);
         const requestId = randomUUID();
         const transport = transports.get(socket)!;
