@@ -23,6 +23,8 @@ const importBoundaries = {
       { type: "test", pattern: "test", partialMatch: false },
       { type: "bench", pattern: "bench", partialMatch: false },
       { type: "scripts", pattern: "scripts", partialMatch: false },
+      // The storefront: its browser app (web/src) and the small server that serves it (web/server).
+      { type: "web", pattern: "web", partialMatch: false },
     ],
     "boundaries/files": [{ category: "test", pattern: ["common/test/**", "subgraphs/*/test/**"] }],
     "boundaries/dependency-nodes": ["import", "export", "dynamic-import"],
@@ -47,6 +49,7 @@ const importBoundaries = {
           { from: { element: { type: ["common", "subgraph"] }, file: { categories: "test" } }, allow: { to: { element: { type: "test" } } } },
           { from: { element: { type: "router" } }, allow: { to: { element: { type: ["router", "common", "schema"] } } } },
           { from: { element: { type: ["test", "bench", "scripts"] } }, allow: { to: { module: { origin: "local" } } } },
+          { from: { element: { type: "web" } }, allow: { to: { element: { type: ["web", "common", "schema"] } } } },
         ],
       },
     ],
@@ -54,11 +57,11 @@ const importBoundaries = {
 };
 
 export default defineConfig(
-  { ignores: ["generated/", "node_modules/", ".infra/", "dist/", "coverage/"] },
+  { ignores: ["generated/", "node_modules/", ".infra/", "dist/", "coverage/", "web/dist/", "web/src/gql/"] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
-    files: ["**/*.ts"],
+    files: ["**/*.ts", "**/*.tsx"],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       // The two type-aware rules worth their cost here: a promise nobody awaits loses its rejection, and an
@@ -91,7 +94,7 @@ export default defineConfig(
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
   {
-    files: ["**/*.ts", "**/*.js"],
+    files: ["**/*.ts", "**/*.tsx", "**/*.js"],
     ...importBoundaries,
   },
   prettier,

@@ -205,6 +205,13 @@ const schema = z.object({
   KAFKA_CONSUMER_RETRY_MAX_MS: z.coerce.number().int().min(1).default(10_000),
   /** Attempts an event failing with an unclassified error (likely a bug) gets before it is dead-lettered (default 5). */
   KAFKA_CONSUMER_UNKNOWN_ERROR_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+  /** Port of the web storefront's server (`npm start`; default 3000): the built single-page app, from its own origin. */
+  WEB_PORT: port(3000),
+  /**
+   * The router URL the storefront's pages call, over HTTP and (as ws://) WebSocket (default empty:
+   * `http://localhost:<PORT>/graphql`). Set it to the router's public URL where the storefront is deployed.
+   */
+  WEB_GRAPHQL_URL: z.union([z.literal(""), z.string().url()]).default(""),
 });
 
 export type Config = z.infer<typeof schema>;

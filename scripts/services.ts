@@ -5,7 +5,7 @@ import { SUBGRAPHS } from "../schema/compose.ts";
 import { ROOT } from "./env.ts";
 import { freePort } from "../common/ports.ts";
 
-type PortKey = "PORT" | "PRODUCT_PORT" | "INVENTORY_PORT" | "ORDER_PORT" | "FLASH_SALE_PORT";
+type PortKey = "PORT" | "PRODUCT_PORT" | "INVENTORY_PORT" | "ORDER_PORT" | "FLASH_SALE_PORT" | "WEB_PORT";
 
 /** Each service's entry point and the config variable that holds its port. */
 export const ENTRIES: Record<string, { entry: string; portKey: PortKey }> = {
@@ -14,6 +14,8 @@ export const ENTRIES: Record<string, { entry: string; portKey: PortKey }> = {
   order: { entry: "subgraphs/order/src/main.ts", portKey: "ORDER_PORT" },
   "flash-sale": { entry: "subgraphs/flash-sale/src/main.ts", portKey: "FLASH_SALE_PORT" },
   router: { entry: "router/src/main.ts", portKey: "PORT" },
+  // The storefront's server (web/server/main.ts): only with `storefront: true`, once web/dist is built.
+  web: { entry: "web/server/main.ts", portKey: "WEB_PORT" },
 };
 
 /** Every service, in start order: the subgraphs (in composition order), then the router in front of them. */
@@ -41,6 +43,8 @@ export interface ServicesOptions {
   killAfterMs?: number;
   /** Node.js options for one service, before its entry point (default none; benches pass `--cpu-prof`). */
   nodeArgs?: (name: string) => string[];
+  /** Also serve the built storefront (web/dist) on WEB_PORT, after the router (default false; `npm start` sets it). */
+  storefront?: boolean;
 }
 
 const TAIL_BYTES = 16_384;
@@ -53,11 +57,13 @@ const running = (child: ChildProcess) => child.exitCode === null && child.signal
 export function createServices(options: ServicesOptions) {
   const { env, logger } = options;
   const config = loadConfig(env);
-  const ports = Object.fromEntries(SERVICE_NAMES.map((name) => [name, config[ENTRIES[name]!.portKey]]));
+  const names = options.storefront ? [...SERVICE_NAMES, "web"] : SERVICE_NAMES;
+  const ports = Object.fromEntries(names.map((name) => [name, config[ENTRIES[name]!.portKey]]));
   const children = new Map<string, ChildProcess>();
   const exits = new Map<string, Promise<ServiceExit>>();
   const tails = new Map<string, string>();
   let stopping: Promise<Record<string, ServiceExit>> | null = null;
+  const restarting = new Set<string>();
   // Services must not outlive this process, however it ends (a test runner's worker exiting, an error).
   const killAll = () => children.forEach((child) => running(child) && child.kill("SIGKILL"));
   process.on("exit", killAll);
@@ -76,7 +82,7 @@ export function createServices(options: ServicesOptions) {
     child.stderr?.on("data", keep(name));
     const exit = new Promise<ServiceExit>((resolve) =>
       child.once("exit", (code, signal) => {
-        if (!stopping) options.onUnexpectedExit?.(name, { code, signal });
+        if (!stopping && !restarting.has(name)) options.onUnexpectedExit?.(name, { code, signal });
         resolve({ code, signal });
       }),
     );
@@ -106,9 +112,11 @@ export function createServices(options: ServicesOptions) {
   }
 
   return {
-    /** Each service's port, by name (`router` included). */
+    /** Each service's port, by name (`router` included; `web` with `storefront`). */
     ports,
     routerUrl: `http://127.0.0.1:${ports.router}/graphql`,
+    /** The storefront's address (with `storefront`). */
+    webUrl: `http://127.0.0.1:${ports.web}/`,
     /** Starts the subgraphs, waits until they answer, then the router; rejects if one fails, or on `stop()`. */
     async start(): Promise<void> {
       const subgraphs = SERVICE_NAMES.filter((name) => name !== "router");
@@ -117,6 +125,9 @@ export function createServices(options: ServicesOptions) {
       if (stopping) throw new Error("stopped while starting");
       launch("router");
       await waitHealthy("router");
+      if (!options.storefront) return;
+      launch("web");
+      await waitHealthy("web");
     },
     /**
      * SIGTERM to every running service, SIGKILL to those still running `killAfterMs` later; resolves with how
@@ -134,6 +145,15 @@ export function createServices(options: ServicesOptions) {
         return Object.fromEntries(exited);
       })());
     },
+    /** SIGTERM to one service, and once it exited, the same service again; resolves when it answers `/health` (tests). */
+    async restart(name: string): Promise<void> {
+      restarting.add(name);
+      children.get(name)?.kill("SIGTERM");
+      await exits.get(name);
+      launch(name);
+      restarting.delete(name);
+      await waitHealthy(name);
+    },
     /** What a service wrote last (with `output: "capture"`). */
     output,
     /** The process id of a started service. */
@@ -147,7 +167,7 @@ export type Services = ReturnType<typeof createServices>;
 export async function withFreePorts(env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
   const result = { ...env };
   const taken = new Set<number>();
-  for (const name of SERVICE_NAMES) {
+  for (const name of [...SERVICE_NAMES, "web"]) {
     let port = await freePort();
     while (taken.has(port)) port = await freePort();
     taken.add(port);

@@ -6,8 +6,9 @@ import { prepare } from "./prepare.ts";
 import { seed } from "./seed.ts";
 import { infraDown, infraUp, ROOT } from "./env.ts";
 import { createServices } from "./services.ts";
+import { buildStorefront } from "../web/build.ts";
 
-// `npm start`: infrastructure, migrations, demo data, every subgraph and the router, in one terminal.
+// `npm start`: infrastructure, migrations, demo data, every subgraph, the router and the storefront, in one terminal.
 // Ctrl-C or SIGTERM stops the services, then whatever infrastructure this command itself started.
 const logger = createLogger("start", "info");
 const runRecord = `${ROOT}.infra/started-by-start-${process.pid}`;
@@ -21,11 +22,13 @@ if (config.SEED) {
   await seed(prisma, logger);
   await prisma.$disconnect();
 }
+await buildStorefront();
 
 let stopping = false;
 const services = createServices({
   env,
   logger,
+  storefront: true,
   onUnexpectedExit: (name, { code, signal }) => {
     logger.error({ service: name, code, signal }, "service exited; stopping everything");
     void stop(1);
@@ -52,6 +55,7 @@ try {
 if (!stopping) {
   console.log(`
   Platform is up.
+    Storefront          http://localhost:${config.WEB_PORT}/
     GraphQL + Sandbox   http://localhost:${config.PORT}/graphql
     Health / ready      http://localhost:${config.PORT}/health  http://localhost:${config.PORT}/ready
     Metrics             http://localhost:${config.PORT}/metrics

@@ -33,7 +33,7 @@ pg_server_installed() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/nu
 # Install, in one apt-get call, every package whose command is missing. With no arguments: all of them.
 ensure_packages() {
   local want=("$@") missing=() item
-  ((${#want[@]})) || want=(java mvn psql postgres redis-cli redis-server)
+  ((${#want[@]})) || want=(java mvn psql postgres redis-cli redis-server chromium)
   for item in "${want[@]}"; do
     case $item in
       java) command -v java >/dev/null || missing+=(openjdk-17-jre-headless) ;;
@@ -42,6 +42,8 @@ ensure_packages() {
       postgres) pg_server_installed && command -v pg_ctlcluster >/dev/null || missing+=(postgresql) ;;
       redis-cli) command -v redis-cli >/dev/null || missing+=(redis-tools) ;;
       redis-server) command -v redis-server >/dev/null || missing+=(redis-server) ;;
+      # The storefront's browser tests (test/storefront.e2e.test.ts) drive Debian's Chromium through playwright-core.
+      chromium) command -v chromium >/dev/null || missing+=(chromium) ;;
       *) die "ensure_packages: unknown item $item" ;;
     esac
   done
