@@ -205,6 +205,19 @@ const schema = z.object({
   KAFKA_CONSUMER_RETRY_MAX_MS: z.coerce.number().int().min(1).default(10_000),
   /** Attempts an event failing with an unclassified error (likely a bug) gets before it is dead-lettered (default 5). */
   KAFKA_CONSUMER_UNKNOWN_ERROR_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+  /**
+   * How long past reservedUntil a payment in flight (payOrder accepted, provider answer or webhook pending, or a
+   * success not yet applied) keeps its RESERVED order from expiring, in seconds (default 600). A success within it
+   * confirms the order; after it the order expires and a later success is refunded (docs/orders.md).
+   */
+  PAYMENT_HOLD_SECONDS: z.coerce.number().int().min(0).max(86_400).default(600),
+  /** Longest one payment provider call (charge, refund) may take, in ms (default 10 000); past it the event is retried. */
+  PAYMENT_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /**
+   * How long a flash purchase waits for Kafka to acknowledge its FlashOrderPlaced event, in ms (default 5 000).
+   * Past it the purchase is taken back unless the order writer already has it (docs/flash-sales.md, Unknown outcomes).
+   */
+  FLASH_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** Port of the web storefront's server (`npm start`; default 3000): the built single-page app, from its own origin. */
   WEB_PORT: port(3000),
   /**

@@ -70,7 +70,9 @@ export type PaymentEvent =
     >
   | EventEnvelope<"PaymentSucceeded", { paymentId: string; orderId: string; providerRef: string }>
   | EventEnvelope<"PaymentFailed", { paymentId: string; orderId: string; reason: string }>
-  | EventEnvelope<"PaymentRefundRequested", { paymentId: string; orderId: string; amountCents: number; currency: string; reason: string }>;
+  | EventEnvelope<"PaymentRefundRequested", { paymentId: string; orderId: string; amountCents: number; currency: string; reason: string }>
+  /** The provider paid a REFUND_REQUESTED payment back (once per payment; `refundRef` is the provider's id). */
+  | EventEnvelope<"PaymentRefunded", { paymentId: string; orderId: string; amountCents: number; currency: string; refundRef: string }>;
 
 export type FlashSaleStateName = "SCHEDULED" | "ACTIVE" | "ENDED";
 

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { PrismaClient, Tx } from "./prisma.ts";
 import { defineScript } from "./redis.ts";
 import type { StockSnapshot } from "./events.ts";
+import { createStockRebuild, type StockRebuildOptions } from "./orders/stock-rebuild.ts";
 
 /**
  * Regular (non-flash-sale) stock counters live in one Redis hash per product. All of them share the
@@ -13,29 +14,18 @@ export const stockKey = (productId: string) => `{stock}:${productId}`;
 type Counts = Omit<StockSnapshot, "productId">;
 const zero = (productId: string): StockSnapshot => ({ productId, available: 0, reserved: 0, sold: 0 });
 
-export function createStockCounters(redis: Redis, prisma: PrismaClient) {
-  const load = defineScript(redis, "stock_load");
+export function createStockCounters(redis: Redis, prisma: PrismaClient, options: StockRebuildOptions = {}) {
   const adjustScript = defineScript(redis, "stock_adjust");
+  const rebuild = createStockRebuild(redis, prisma, options);
 
   /**
-   * Copies PostgreSQL's counters into Redis for keys Redis does not have. The rows are read FOR SHARE
-   * and written to Redis before the transaction ends, so a concurrent restock (which updates the row,
-   * then Redis, then commits) is either wholly before this load or applies its delta after it.
+   * Copies PostgreSQL's counters into Redis for keys Redis does not have, and restores the reservations of the
+   * open orders holding their units (common/orders/stock-rebuild.ts): Redis is a cache of PostgreSQL, also after
+   * losing its data. The rows are read FOR SHARE and written to Redis before the transaction ends, so a concurrent
+   * restock (which updates the row, then Redis, then commits) is either wholly before this load or applies its
+   * delta after it.
    */
-  async function loadFromDatabase(productIds: string[]): Promise<Map<string, StockSnapshot>> {
-    return prisma.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<(Counts & { product_id: string })[]>`
-        SELECT product_id::text, available, reserved, sold FROM stock WHERE product_id = ANY(${productIds}::uuid[]) FOR SHARE`;
-      const loaded = new Map<string, StockSnapshot>();
-      await Promise.all(
-        rows.map(async (row) => {
-          const [available, reserved, sold] = (await load([stockKey(row.product_id)], [row.available, row.reserved, row.sold])) as number[];
-          loaded.set(row.product_id, { productId: row.product_id, available: available!, reserved: reserved!, sold: sold! });
-        }),
-      );
-      return loaded;
-    });
-  }
+  const loadFromDatabase = (productIds: string[]): Promise<Map<string, StockSnapshot>> => rebuild.loadProducts(productIds);
 
   /** Live counters for many products in one Redis round trip; misses are rebuilt from PostgreSQL. Unknown products read as zero. */
   async function read(productIds: readonly string[]): Promise<StockSnapshot[]> {
@@ -67,7 +57,16 @@ export function createStockCounters(redis: Redis, prisma: PrismaClient) {
     await adjustScript([stockKey(productId)], [-delta.available, -delta.reserved, -delta.sold]);
   }
 
-  return { read, loadFromDatabase, adjustInTransaction, compensate };
+  return {
+    read,
+    loadFromDatabase,
+    adjustInTransaction,
+    compensate,
+    /** After a loss of all Redis data: every open order's reservation and every buyer's held-units counter. */
+    restoreAll: rebuild.restoreAll,
+    /** A written order whose reservation Redis lost: restored, with its units added to counters loaded before it. */
+    restoreOrder: rebuild.restoreOrder,
+  };
 }
 
 export type StockCounters = ReturnType<typeof createStockCounters>;

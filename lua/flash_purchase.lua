@@ -4,7 +4,7 @@
 -- Every key belongs to ONE sale item and shares its hash tag {fs:<saleId>:<productId>} (one Cluster slot).
 -- KEYS[1]  item hash: remaining, sold, price, limit, startsAt, endsAt, ended, tokens, tokensAt, version, product
 -- KEYS[2]  units each buyer holds or bought, hash user id -> units
--- KEYS[3]  the order's reservation hash                  {fs:...}:r:<orderId>
+-- KEYS[3]  the order's reservation hash                  {fs:...}:r:<orderId> (an 'aborted' one counts as absent)
 -- KEYS[4]  the item's expiry index, sorted set (member order id, score expiry in ms)
 -- ARGV[1] order id   ARGV[2] user id   ARGV[3] quantity   ARGV[4] request hash   ARGV[5] now, epoch ms
 -- ARGV[6] expiry, epoch ms   ARGV[7] rate, tokens/s   ARGV[8] burst, tokens   ARGV[9] pub/sub channel of the sale
@@ -17,8 +17,10 @@
 --          {'rate', retryAfterMs}                         the item's bucket is empty
 --          {'limit', limit, alreadyPurchased}             the buyer would exceed the per-user limit
 --          {'short', remaining}                           not enough units left
+-- An 'aborted' reservation is a purchase taken back before its order could exist (flash_release.lua): its
+-- key works again, and the tombstone only tells the order writer to skip that attempt's late event.
 local previous = redis.call('HMGET', KEYS[3], 'hash', 'state', 'createdAt', 'expiresAt', 'price', 'quantity')
-if previous[1] then
+if previous[1] and previous[2] ~= 'aborted' then
   if previous[1] ~= ARGV[4] then
     return {'reused'}
   end
@@ -64,6 +66,9 @@ local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'remaining', remaining, 'tokens', tokens - 1000, 'tokensAt', now)
 redis.call('HINCRBY', KEYS[1], 'sold', quantity)
 redis.call('HINCRBY', KEYS[2], ARGV[2], quantity)
+if previous[1] then
+  redis.call('DEL', KEYS[3])
+end
 redis.call('HSET', KEYS[3], 'order', ARGV[1], 'user', ARGV[2], 'hash', ARGV[4], 'state', 'reserved', 'quantity', quantity,
   'price', item[8], 'createdAt', now, 'expiresAt', ARGV[6], 'key', ARGV[10])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])

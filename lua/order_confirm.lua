@@ -7,7 +7,8 @@
 --           the per-user cap have none)
 -- ARGV[1]   order id   ARGV[2] tombstone TTL in seconds
 -- Returns   {'confirmed', skipped}  stock committed; `skipped` items had no counters in Redis (PostgreSQL has the
---                                   change and the next read reloads them) or fewer reserved than the reservation
+--                                   change and the next read reloads them), are `pending` in a reservation that
+--                                   stock_rebuild.lua restored, or had fewer reserved than the reservation
 --           {'noop', state}         already 'confirmed' (or 'released', which the caller reports); nothing changed
 --           {'missing'}             no such reservation (removed from the index, nothing else changed)
 -- A 'confirmed' run also takes the order's units off the buyer's held-units count unless order_unhold.lua did already
@@ -31,6 +32,12 @@ end
 if holder and KEYS[#KEYS] ~= holder then
   return redis.error_reply('ERR order_confirm: last key ' .. KEYS[#KEYS] .. ' is not the holder ' .. holder)
 end
+-- 'pending': products whose counters were not loaded when stock_rebuild.lua restored this reservation and whose
+-- load did not find the order open; their counters never held its units, so they are skipped like lost ones
+local pending = {}
+for _, id in ipairs(cjson.decode(redis.call('HGET', KEYS[2], 'pending') or '[]')) do
+  pending[id] = true
+end
 local skipped = 0
 for i, item in ipairs(items) do
   local key = KEYS[2 + i]
@@ -38,7 +45,9 @@ for i, item in ipairs(items) do
     return redis.error_reply('ERR order_confirm: stock key ' .. key .. ' is not for ' .. item[1])
   end
   local reserved = tonumber(redis.call('HGET', key, 'reserved'))
-  if reserved and reserved >= item[2] then
+  if pending[item[1]] then
+    skipped = skipped + 1
+  elseif reserved and reserved >= item[2] then
     redis.call('HINCRBY', key, 'reserved', -item[2])
     redis.call('HINCRBY', key, 'sold', item[2])
   else

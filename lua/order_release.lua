@@ -9,7 +9,8 @@
 -- ARGV[3]   '1' deletes the reservation instead of keeping a tombstone: placeOrder never committed the order,
 --           so the idempotency key must be usable again
 -- Returns   {'released', skipped}   stock returned; `skipped` items had no counters in Redis (PostgreSQL has the
---                                   change and the next read reloads them) or fewer reserved than the reservation
+--                                   change and the next read reloads them), are `pending` in a reservation that
+--                                   stock_rebuild.lua restored, or had fewer reserved than the reservation
 --           {'noop', state}         already 'released' or 'confirmed'; nothing changed
 --           {'missing'}             no such reservation (removed from the index, nothing else changed)
 -- A 'released' run also takes the order's units off the buyer's held-units count unless order_unhold.lua did already
@@ -33,6 +34,12 @@ end
 if holder and KEYS[#KEYS] ~= holder then
   return redis.error_reply('ERR order_release: last key ' .. KEYS[#KEYS] .. ' is not the holder ' .. holder)
 end
+-- 'pending': products whose counters were not loaded when stock_rebuild.lua restored this reservation and whose
+-- load did not find the order open; their counters never held its units, so they are skipped like lost ones
+local pending = {}
+for _, id in ipairs(cjson.decode(redis.call('HGET', KEYS[2], 'pending') or '[]')) do
+  pending[id] = true
+end
 local skipped = 0
 for i, item in ipairs(items) do
   local key = KEYS[2 + i]
@@ -40,7 +47,9 @@ for i, item in ipairs(items) do
     return redis.error_reply('ERR order_release: stock key ' .. key .. ' is not for ' .. item[1])
   end
   local reserved = tonumber(redis.call('HGET', key, 'reserved'))
-  if reserved and reserved >= item[2] then
+  if pending[item[1]] then
+    skipped = skipped + 1
+  elseif reserved and reserved >= item[2] then
     redis.call('HINCRBY', key, 'reserved', -item[2])
     redis.call('HINCRBY', key, 'available', item[2])
   else

@@ -5,8 +5,10 @@
 -- has a TTL, so it leaves only through order_release.lua or order_confirm.lua, never by silently expiring.
 -- KEYS[1]      expiry index, sorted set (member order id, score expiry in ms)   {stock}:reservations:expiry
 -- KEYS[2]      the order's reservation hash                                     {stock}:reservation:<orderId>
--- KEYS[3..n+2] one stock hash per item, in the order of the pairs in ARGV       {stock}:<productId>
--- KEYS[n+3]    the buyer's held-units counter (last key)                        <expiry index>:held-units:<userId>
+-- KEYS[3]      the restored marker: present once Redis holds everything rebuilt <expiry index>:restored
+--              after its last loss of data (stock_rebuild.lua); absent, no count can be trusted
+-- KEYS[4..n+3] one stock hash per item, in the order of the pairs in ARGV       {stock}:<productId>
+-- KEYS[n+4]    the buyer's held-units counter (last key)                        <expiry index>:held-units:<userId>
 -- ARGV[1]   order id   ARGV[2] expiry, epoch ms   ARGV[3] request hash (sha256 of the canonical items input)
 -- ARGV[4]   most units the buyer may hold in RESERVED orders, this order included
 -- ARGV[5]   TTL of the held-units counter in seconds (refreshed here; at least the reservation TTL plus grace,
@@ -16,6 +18,8 @@
 --                                                    the order's units added to the buyer's count
 --           {'exists', requestHash, state}           this order id has a reservation already (a concurrent twin, or
 --                                                    a reused key when the hash differs); nothing changed
+--           {'not_restored'}                         Redis lost its data and the rebuild from PostgreSQL has not run
+--                                                    (common/orders/stock-rebuild.ts): run it, then retry; nothing changed
 --           {'over_limit', limit, alreadyReserved}   the order's units would take the buyer past the cap; nothing changed
 --           {'not_loaded', productId, ...}           Redis has no counters for these products: load them, then retry
 --           {'short', productId, available}          the first item without enough available stock; nothing changed
@@ -24,7 +28,11 @@ if existing[1] then
   return {'exists', existing[1], existing[2]}
 end
 
-local count = #KEYS - 3
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return {'not_restored'}
+end
+
+local count = #KEYS - 4
 local holder = KEYS[#KEYS]
 local units = 0
 for i = 1, count do
@@ -38,7 +46,7 @@ end
 
 local missing = {'not_loaded'}
 for i = 1, count do
-  if redis.call('EXISTS', KEYS[2 + i]) == 0 then
+  if redis.call('EXISTS', KEYS[3 + i]) == 0 then
     missing[#missing + 1] = ARGV[4 + 2 * i]
   end
 end
@@ -47,7 +55,7 @@ if #missing > 1 then
 end
 
 for i = 1, count do
-  local available = tonumber(redis.call('HGET', KEYS[2 + i], 'available'))
+  local available = tonumber(redis.call('HGET', KEYS[3 + i], 'available'))
   if available < tonumber(ARGV[5 + 2 * i]) then
     return {'short', ARGV[4 + 2 * i], available}
   end
@@ -56,8 +64,8 @@ end
 local items = {}
 for i = 1, count do
   local quantity = tonumber(ARGV[5 + 2 * i])
-  redis.call('HINCRBY', KEYS[2 + i], 'available', -quantity)
-  redis.call('HINCRBY', KEYS[2 + i], 'reserved', quantity)
+  redis.call('HINCRBY', KEYS[3 + i], 'available', -quantity)
+  redis.call('HINCRBY', KEYS[3 + i], 'reserved', quantity)
   items[i] = {ARGV[4 + 2 * i], quantity}
 end
 redis.call('INCRBY', holder, units)

@@ -2,7 +2,7 @@
 -- KEYS[1]  stock hash  {stock}:<productId>
 -- ARGV[1]  delta available   ARGV[2] delta reserved   ARGV[3] delta sold
 -- Returns  {1, available, reserved, sold} applied
---          {0}  not loaded: the caller loads from PostgreSQL (stock_load.lua) and PostgreSQL already has the change
+--          {0}  not loaded: the caller loads from PostgreSQL (stock_rebuild.lua) and PostgreSQL already has the change
 --          {-1, available, reserved, sold} refused: a counter would go negative; nothing changed
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {0}

@@ -4,7 +4,7 @@ import { loadConfig, type Config } from "../common/config.ts";
 import { createLogger } from "../common/logger.ts";
 import { createPrisma, type PrismaClient } from "../common/prisma.ts";
 import { createRedis, type Redis } from "../common/redis.ts";
-import { createKafka, createProducer, type KafkaContext, type Producer } from "../common/kafka/client.ts";
+import { createKafka, createProducer, ensureTopics, type KafkaContext, type Producer } from "../common/kafka/client.ts";
 import { startOutboxRelay } from "../common/outbox-relay.ts";
 import { signClientToken } from "../common/identity.ts";
 import { SUBGRAPHS, SUPERGRAPH_FILE } from "../schema/compose.ts";
@@ -74,10 +74,25 @@ export interface Infra {
   close: () => Promise<void>;
 }
 
-export async function connectTestInfra(): Promise<Infra> {
+export interface TestInfraOptions {
+  /**
+   * A broker of the test's own (e.g. test/chaos/infra.ts `startOwnKafka`) instead of the shared `config.KAFKA_BROKERS`:
+   * for tests that stop or pause Kafka (docs/testing.md). The file's topics are made on it under its prefix.
+   */
+  kafkaBrokers?: string;
+}
+
+export async function connectTestInfra(options: TestInfraOptions = {}): Promise<Infra> {
+  const kafka = createKafka({
+    brokers: (options.kafkaBrokers ?? config.KAFKA_BROKERS).split(","),
+    clientId: "test",
+    logger,
+    topicPrefix: config.KAFKA_TOPIC_PREFIX,
+  });
+  // The test environment (test/suite/resources.ts) made the file's topics on the shared broker only.
+  if (options.kafkaBrokers) await ensureTopics(kafka, config.KAFKA_PARTITIONS);
   const prisma = createPrisma(config.DATABASE_URL, { poolSize: 5 });
   const redis = createRedis(config.REDIS_URL);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS.split(","), clientId: "test", logger, topicPrefix: config.KAFKA_TOPIC_PREFIX });
   const producer = await createProducer(kafka);
   return {
     prisma,
@@ -99,9 +114,9 @@ type Closable = { close: () => Promise<unknown> };
  * services. Later subgraphs add themselves to `extraSubgraphs`.
  */
 export async function startStack(
-  options: { relay?: boolean; order?: OrderStackOptions; flash?: FlashStackOptions; productCache?: CacheOptions } = {},
+  options: { relay?: boolean; order?: OrderStackOptions; flash?: FlashStackOptions; productCache?: CacheOptions } & TestInfraOptions = {},
 ) {
-  const infra = await connectTestInfra();
+  const infra = await connectTestInfra({ kafkaBrokers: options.kafkaBrokers });
   const closers: Closable[] = [];
   const serviceDeps = { prisma: infra.prisma, logger, internalSecret: config.INTERNAL_SECRET };
   const cache = options.productCache

@@ -27,6 +27,9 @@ export function itemKeys(saleId: string, productId: string) {
  */
 export const orderPointerKey = (orderId: string) => `fs:order:${orderId}`;
 
+/** How long an order pointer is kept: at least a day, and as long as a settled reservation's tombstone. */
+export const flashPointerTtlSeconds = (tombstoneSeconds: number) => Math.max(86_400, tombstoneSeconds);
+
 /** Pub/sub channel of one sale's live changes: messages `<productId> <remaining> <version> <ended 0|1>`. */
 export const saleChannel = (saleId: string) => `fs:changes:${saleId}`;
 

@@ -13,9 +13,18 @@ export const DEFAULT_EXPIRY_INDEX = "{stock}:reservations:expiry";
  * environment's live reservations as orphans.
  */
 export function expiryIndexFor(databaseUrl: string): string {
-  const database = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, "")) || "postgres";
-  return `${DEFAULT_EXPIRY_INDEX}:${database}`;
+  return expiryIndexOfDatabase(decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, "")) || "postgres");
 }
+
+/** The expiry index of the orders in the database named `database` (as PostgreSQL's `current_database()` says). */
+export const expiryIndexOfDatabase = (database: string) => `${DEFAULT_EXPIRY_INDEX}:${database}`;
+
+/**
+ * Present once Redis holds everything lua/stock_rebuild.lua rebuilds from PostgreSQL for this expiry index (the
+ * reservations of open orders, the held-units counters). It has no TTL, so only a loss of Redis's data removes it;
+ * while it is absent order_reserve.lua refuses to count (`not_restored`) and placeOrder runs the rebuild first.
+ */
+export const restoredMarkerKey = (expiryIndex: string) => `${expiryIndex}:restored`;
 
 /** Hash of one regular order's reservation: items, state, request hash, expiry. */
 export const reservationKey = (orderId: string) => `{stock}:reservation:${orderId}`;

@@ -14,6 +14,8 @@ import type { AddressList } from "../../../common/client-address.ts";
 import { createFlashOrderPublisher } from "./publisher.ts";
 import { createPurchase } from "./purchase.ts";
 import { createSaleChanges } from "./sale-changes.ts";
+import { createFlashRebuild } from "../../../common/orders/flash-rebuild.ts";
+import { flashPointerTtlSeconds } from "../../../common/orders/flash-keys.ts";
 
 export interface FlashSaleDomainOptions {
   prisma: PrismaClient;
@@ -39,6 +41,8 @@ export interface FlashSaleDomainOptions {
   ipExempt?: AddressList;
   /** FLASH_PUBLISH_LINGER_MS. */
   publishLingerMs: number;
+  /** FLASH_PUBLISH_TIMEOUT_MS (default 5 000): how long a purchase waits for its event's ack. */
+  publishTimeoutMs?: number;
   /** The clock of every window and expiry decision (default Date.now); tests move it. */
   now?: () => number;
 }
@@ -51,8 +55,14 @@ export function createFlashSaleDomain(options: FlashSaleDomainOptions) {
   const stock = createSaleStock(redis);
   const reservations = createPurchaseReservations(redis, { registry: options.registry, tombstoneSeconds: options.tombstoneSeconds });
   const sales = createSaleReader(prisma);
-  const warmUp = createWarmUp({ prisma, stock, reservations, sales, logger, now });
-  const publisher = createFlashOrderPublisher({ ctx: options.ctx, producer: options.producer, lingerMs: options.publishLingerMs });
+  const rebuild = createFlashRebuild(redis, prisma, { registry: options.registry, tombstoneSeconds: options.tombstoneSeconds, now });
+  const warmUp = createWarmUp({ prisma, stock, reservations, sales, rebuild, logger, now });
+  const publisher = createFlashOrderPublisher({
+    ctx: options.ctx,
+    producer: options.producer,
+    lingerMs: options.publishLingerMs,
+    timeoutMs: options.publishTimeoutMs,
+  });
   return {
     now,
     prisma,
@@ -75,7 +85,8 @@ export function createFlashSaleDomain(options: FlashSaleDomainOptions) {
       logger,
       now,
       reservationTtlSeconds: options.reservationTtlSeconds,
-      pointerTtlSeconds: Math.max(86_400, options.tombstoneSeconds),
+      pointerTtlSeconds: flashPointerTtlSeconds(options.tombstoneSeconds),
+      tombstoneSeconds: options.tombstoneSeconds,
       rate: options.saleRate,
       burst: options.saleBurst > 0 ? options.saleBurst : options.saleRate,
     }),

@@ -33,6 +33,7 @@ await lifecycle.run(async () => {
     ipBurst: config.FLASH_IP_BURST,
     ipExempt: parseCidrList(config.RATE_LIMIT_EXEMPT),
     publishLingerMs: config.FLASH_PUBLISH_LINGER_MS,
+    publishTimeoutMs: config.FLASH_PUBLISH_TIMEOUT_MS,
   });
   lifecycle.add("publisher", domain.publisher, (p) => p.close());
   const workers = await startFlashWorkers({

@@ -10,7 +10,10 @@ export interface FlashOrderPublisherOptions {
   lingerMs: number;
   /** Events per Kafka request at most (default 500). */
   maxBatch?: number;
-  /** A send that has not been acknowledged by then counts as failed (default 5 000 ms). */
+  /**
+   * A send not acknowledged by then counts as failed (FLASH_PUBLISH_TIMEOUT_MS, default 5 000 ms). kafkajs may
+   * still deliver it later: the purchase then takes its reservation back through the fence (purchase.ts).
+   */
   timeoutMs?: number;
 }
 

@@ -7,6 +7,7 @@ import { orderIdFor } from "../../../common/orders/order-id.ts";
 import { reservationKey } from "../../../common/orders/reservation-keys.ts";
 import { toOrderRecord, type OrderRecord } from "../../../common/orders/order-record.ts";
 import { encodePointer, itemKeys, orderPointerKey } from "../../../common/orders/flash-keys.ts";
+import { createFlashFence, FLASH_SOLD_OUT_REASON } from "../../../common/orders/flash-fence.ts";
 import { purchaseHash, type FlashPurchaseInput } from "./input.ts";
 import type { SaleStock, PurchaseResult } from "./sale-stock.ts";
 import type { PurchaseReservations } from "./purchase-reservations.ts";
@@ -27,6 +28,8 @@ export interface PurchaseDeps {
   reservationTtlSeconds: number;
   /** How long the order pointer (the cross-item idempotency record) is kept, in seconds. */
   pointerTtlSeconds: number;
+  /** RESERVATION_TOMBSTONE_SECONDS: how long the fence keeps a refused purchase's tombstone. */
+  tombstoneSeconds: number;
   /** FLASH_SALE_RATE and the effective burst. */
   rate: number;
   burst: number;
@@ -34,6 +37,12 @@ export interface PurchaseDeps {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const keyReused = () => appError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was already used for a different purchase.");
+/** The purchase was taken back and fenced: its event, if it lands, is skipped by the order writer. */
+const nothingBought = (cause: unknown) =>
+  new InfrastructureError("The purchase could not be recorded; nothing was bought. Try again.", true, { cause });
+/** Neither taken back nor known to be written: a retry with the same key answers which (docs/flash-sales.md). */
+const outcomeUnknown = (cause: unknown) =>
+  new InfrastructureError("The purchase's outcome is not known yet; retry with the same idempotency key.", true, { cause });
 
 /** The API error of a refusal the script made (it changed nothing). */
 function refusal(result: Exclude<PurchaseResult, { ok: true }>, productId: string): Error {
@@ -65,12 +74,13 @@ function refusal(result: Exclude<PurchaseResult, { ok: true }>, productId: strin
  * flashPurchase: per-IP limit in process, then, in one round trip to Redis, the cross-item idempotency pointer
  * and ONE script (window, rate, per-user limit, stock, reservation), then the order event to Kafka; no
  * database is touched.
- * The buyer gets the RESERVED order once its event is on Kafka; if the publish fails the reservation is
- * released (and forgotten, so the key works again) and the buyer gets an error.
+ * The buyer gets the RESERVED order once its event is on Kafka; if the publish fails or times out, the
+ * reservation is taken back unless the order writer got the event first (settleUnpublished).
  */
 export function createPurchase(deps: PurchaseDeps) {
   const { redis, stock, reservations, publisher } = deps;
   const log = deps.logger.child({ component: "flash-purchase" });
+  const fence = createFlashFence(redis, { tombstoneSeconds: deps.tombstoneSeconds });
 
   /**
    * Claims the order id for this purchase: the pointer (`SET NX GET`) and whether a regular order holds the
@@ -91,7 +101,7 @@ export function createPurchase(deps: PurchaseDeps) {
    */
   async function giveBack(orderId: string, at: { saleId: string; productId: string }): Promise<void> {
     try {
-      await reservations.releaseAt(at, orderId, { forget: true });
+      await reservations.releaseAt(at, orderId, { erase: true });
     } catch (error) {
       log.error({ err: error, orderId, ...at }, "could not give back the units of a refused purchase; release its reservation by hand");
     }
@@ -103,17 +113,57 @@ export function createPurchase(deps: PurchaseDeps) {
    * its script (when it did not create it), or the check here finds its reservation and restores it.
    */
   async function unclaim(orderId: string, pointer: string, reservation: string): Promise<void> {
-    const [, exists] = await Promise.all([redis.del(orderPointerKey(orderId)), redis.exists(reservation)]);
-    if (exists === 1) await redis.set(orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds);
+    const [, state] = await Promise.all([redis.del(orderPointerKey(orderId)), redis.hget(reservation, "state")]);
+    if (state !== null && state !== "aborted") await redis.set(orderPointerKey(orderId), pointer, "EX", deps.pointerTtlSeconds);
   }
 
   async function existingOrder(placed: FlashOrderPlaced, state: string): Promise<OrderRecord> {
     const stored = await deps.prisma.order.findUnique({ where: { id: placed.orderId }, include: { items: { orderBy: { productId: "asc" } } } });
     if (stored) return stored;
+    if (state !== "reserved") return toOrderRecord(placed);
     // Not written yet: publish again (the writer ignores duplicates), so this answer is durable on its own
-    // even if the first request's publish is still failing.
-    if (state === "reserved") await publisher.publish(createEvent<FlashOrderEvent>("FlashOrderPlaced", placed.productId, placed));
+    // even if the first request's publish is still failing; then mark the reservation durable, so that request
+    // cannot take it back any more (or learn here that it already did, and the event will be skipped).
+    try {
+      await publisher.publish(createEvent<FlashOrderEvent>("FlashOrderPlaced", placed.productId, placed));
+    } catch (error) {
+      throw outcomeUnknown(error);
+    }
+    // After a Redis loss between the script and here, the fence adopts the purchase into the reloaded item, or
+    // refuses it (the order is written CANCELLED), or finds the item not reloaded yet (unknown: retry).
+    const decided = await fence.decide([placed]);
+    if (decided.cancel.length > 0) return { ...toOrderRecord(placed), status: "CANCELLED", cancelReason: FLASH_SOLD_OUT_REASON };
+    if (decided.unloaded.length > 0) throw outcomeUnknown(new Error(`flash sale item of ${placed.orderId} not loaded`));
+    if (decided.write.length === 0) throw nothingBought(new Error(`flash purchase ${placed.orderId} was taken back meanwhile`));
     return toOrderRecord(placed);
+  }
+
+  /**
+   * The event was not acknowledged by the deadline (FLASH_PUBLISH_TIMEOUT_MS), yet kafkajs may still deliver it.
+   * Taking the reservation back (flash_release.lua, abort) races the order writer's fence (flash_fence.lua) on
+   * the reservation, and the first wins: taken back, the units return and the writer will skip the event, so
+   * "nothing was bought" is true; already durable, the order is being written and the buyer gets it. Only when
+   * Redis cannot answer (or lost the reservation) is the outcome unknown, and the buyer is told so.
+   */
+  async function settleUnpublished(order: FlashOrderPlaced, error: unknown): Promise<OrderRecord> {
+    let outcome: Awaited<ReturnType<typeof reservations.releaseAt>>;
+    try {
+      outcome = await reservations.releaseAt(order, order.orderId, { abort: true });
+    } catch (abortError) {
+      log.error({ err: abortError, orderId: order.orderId }, "flash order neither published nor taken back; its outcome is unknown");
+      throw outcomeUnknown(error);
+    }
+    if (outcome.ok) {
+      log.warn({ err: error, orderId: order.orderId }, "flash order not published; its reservation was taken back");
+      await redis.del(orderPointerKey(order.orderId)).catch(() => undefined);
+      throw nothingBought(error);
+    }
+    if (outcome.reason === "already") {
+      log.info({ err: error, orderId: order.orderId, state: outcome.state }, "flash order published late; it is being written");
+      return toOrderRecord(order);
+    }
+    log.error({ err: error, orderId: order.orderId }, "flash order not published and its reservation is gone; its outcome is unknown");
+    throw outcomeUnknown(error);
   }
 
   return async function purchase(userId: string, clientIp: string, input: FlashPurchaseInput): Promise<OrderRecord> {
@@ -193,9 +243,7 @@ export function createPurchase(deps: PurchaseDeps) {
     try {
       await publisher.publish(createEvent<FlashOrderEvent>("FlashOrderPlaced", input.productId, order));
     } catch (error) {
-      log.warn({ err: error, orderId }, "flash order not published; releasing its reservation");
-      await reservations.release(orderId, { forget: true });
-      throw new InfrastructureError("The purchase could not be recorded; nothing was bought. Try again.", true, { cause: error });
+      return settleUnpublished(order, error);
     }
     return toOrderRecord(order);
   };

@@ -3,35 +3,28 @@ import type { Logger } from "../../../common/logger.ts";
 import type { SaleStock } from "./sale-stock.ts";
 import type { PurchaseReservations } from "./purchase-reservations.ts";
 import type { SaleReader, SaleRecord } from "./sales.ts";
+import type { FlashRebuild } from "../../../common/orders/flash-rebuild.ts";
 
 export interface WarmUpDeps {
   prisma: PrismaClient;
   stock: SaleStock;
   reservations: PurchaseReservations;
   sales: SaleReader;
+  /** Rebuilds an item Redis lost, with its orders' reservations (common/orders/flash-rebuild.ts). */
+  rebuild: FlashRebuild;
   logger: Logger;
   now: () => number;
 }
 
 /**
  * Puts sale items into Redis before they sell: at creation, and again for any scheduled or active item Redis
- * lost (flush, failover without persistence). A lost item is rebuilt from PostgreSQL: remaining = quantity
- * minus the units of the item's orders that are not CANCELLED or EXPIRED, and each buyer's units likewise.
- * Purchases taken in Redis whose events are still on their way to PostgreSQL are not counted then: that window
- * (Redis lost while the writer lags) is the one way the sale could sell more than its quantity (docs/flash-sales.md).
+ * lost (flush, failover without persistence). A lost item is rebuilt from PostgreSQL with its orders'
+ * reservations, pointers and buyers' units (createFlashRebuild); purchases whose events were still on their
+ * way to PostgreSQL are accounted for by the order writer's fence when they arrive (docs/flash-sales.md).
  */
 export function createWarmUp(deps: WarmUpDeps) {
   const { prisma, stock, reservations } = deps;
   const log = deps.logger.child({ component: "flash-warm-up" });
-
-  async function heldUnits(saleId: string, productId: string): Promise<Map<string, number>> {
-    const rows = await prisma.$queryRaw<{ user_id: string; units: number }[]>`
-      SELECT o.user_id, sum(i.quantity)::int AS units
-      FROM orders o JOIN order_items i ON i.order_id = o.id
-      WHERE o.flash_sale_id = ${saleId}::uuid AND i.product_id = ${productId}::uuid AND o.status NOT IN ('CANCELLED', 'EXPIRED')
-      GROUP BY o.user_id`;
-    return new Map(rows.map((r) => [r.user_id, r.units]));
-  }
 
   /** Loads the sale's items Redis does not have; returns how many it loaded. */
   async function warmSale(sale: SaleRecord, opts: { fresh?: boolean } = {}): Promise<number> {
@@ -45,13 +38,16 @@ export function createWarmUp(deps: WarmUpDeps) {
     for (const [index, item] of sale.items.entries()) {
       await reservations.register(sale.id, item.productId, sale.endsAt.getTime());
       if (live[index]) continue;
-      const users = opts.fresh ? new Map<string, number>() : await heldUnits(sale.id, item.productId);
-      const sold = [...users.values()].reduce((a, b) => a + b, 0);
+      if (!opts.fresh) {
+        if ((await deps.rebuild.loadItem(sale.id, item.productId)) === "loaded") loaded++;
+        continue;
+      }
+      // A new sale has no orders yet: its items are written as they are.
       const wrote = await stock.load({
         saleId: sale.id,
         productId: item.productId,
-        remaining: Math.max(0, item.quantity - item.returnedQuantity - sold),
-        sold,
+        remaining: item.quantity - item.returnedQuantity,
+        sold: 0,
         quantity: item.quantity,
         priceCents: item.salePriceCents,
         currency: currencyOf.get(item.productId) ?? "USD",
@@ -59,7 +55,7 @@ export function createWarmUp(deps: WarmUpDeps) {
         startsAtMs: sale.startsAt.getTime(),
         endsAtMs: sale.endsAt.getTime(),
         ended: sale.endedAt !== null,
-        users,
+        users: new Map(),
       });
       if (wrote) loaded++;
     }

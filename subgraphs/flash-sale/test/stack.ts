@@ -21,6 +21,8 @@ export interface FlashStackOptions {
   ipExempt?: string;
   /** Default: RESERVATION_TTL_SECONDS. */
   reservationTtlSeconds?: number;
+  /** Default: FLASH_PUBLISH_TIMEOUT_MS. */
+  publishTimeoutMs?: number;
 }
 
 export interface FlashStackDeps {
@@ -57,6 +59,7 @@ export async function startFlashSaleSubgraph(deps: FlashStackDeps, options: Flas
     ipBurst: options.ipBurst ?? 0,
     ipExempt: parseCidrList(options.ipExempt ?? ""),
     publishLingerMs: config.FLASH_PUBLISH_LINGER_MS,
+    publishTimeoutMs: options.publishTimeoutMs ?? config.FLASH_PUBLISH_TIMEOUT_MS,
     now: options.now,
   });
   const workers = await startFlashWorkers({

@@ -6,11 +6,13 @@ import { DEFAULT_EXPIRY_INDEX, flashRegistryFor } from "../../../common/orders/r
 import { createReservations } from "./reservations.ts";
 import { createFlashReservations } from "./flash/reservations.ts";
 import { createPendingFlashOrders } from "./flash/pending-orders.ts";
+import { createFlashFence } from "../../../common/orders/flash-fence.ts";
 import { createOrderReader } from "./orders.ts";
 import { createTransitions } from "./transitions.ts";
 import { createPlaceOrder } from "./place-order.ts";
 import { createOrderActions } from "./order-actions.ts";
 import { createSweeper } from "./sweeper.ts";
+import { createPaymentReader } from "./payments.ts";
 
 export interface OrderDomainOptions {
   prisma: PrismaClient;
@@ -24,6 +26,8 @@ export interface OrderDomainOptions {
   orphanGraceSeconds: number;
   /** RESERVATION_MAX_UNITS_PER_USER. */
   maxUnitsPerUser: number;
+  /** PAYMENT_HOLD_SECONDS (default 600, the variable's default). */
+  paymentHoldSeconds?: number;
   /** Expiry index key (default `{stock}:reservations:expiry`); tests give each stack its own. */
   expiryIndex?: string;
   /** The clock every expiry decision reads (default `Date.now`); tests move it instead of waiting. */
@@ -45,15 +49,17 @@ export function createOrderDomain(options: OrderDomainOptions) {
   const index = options.expiryIndex ?? DEFAULT_EXPIRY_INDEX;
   // Flash orders are paid, cancelled and expired by this code too; only their reservations live elsewhere (flash/).
   const flash = createFlashReservations(redis, { registry: flashRegistryFor(index), tombstoneSeconds: options.tombstoneSeconds });
-  const pending = createPendingFlashOrders(prisma, flash);
+  const pending = createPendingFlashOrders(prisma, flash, createFlashFence(redis));
+  const heldUnitsTtlSeconds = options.reservationTtlSeconds + options.orphanGraceSeconds + HELD_UNITS_MARGIN_SECONDS;
   const reservations = createReservations(redis, {
     index,
     tombstoneSeconds: options.tombstoneSeconds,
     maxUnitsPerUser: options.maxUnitsPerUser,
-    heldUnitsTtlSeconds: options.reservationTtlSeconds + options.orphanGraceSeconds + HELD_UNITS_MARGIN_SECONDS,
+    heldUnitsTtlSeconds,
     flash,
   });
-  const counters = createStockCounters(redis, prisma);
+  // Rebuilds after a loss of Redis's data restore reservations into this index and count them in its held-units counters.
+  const counters = createStockCounters(redis, prisma, { expiryIndex: index, heldUnitsTtlSeconds });
   const orders = createOrderReader(prisma, pending.find);
   const transitions = createTransitions({ prisma, reservations, logger });
   return {
@@ -62,9 +68,16 @@ export function createOrderDomain(options: OrderDomainOptions) {
     reservations,
     counters,
     orders,
+    payments: createPaymentReader(prisma),
     transitions,
     placeOrder: createPlaceOrder({ prisma, reservations, counters, logger, reservationTtlSeconds: options.reservationTtlSeconds, now, sleep }),
-    actions: createOrderActions({ prisma, transitions, now, persistPending: pending.persist }),
+    actions: createOrderActions({
+      prisma,
+      transitions,
+      now,
+      paymentHoldMs: (options.paymentHoldSeconds ?? 600) * 1000,
+      persistPending: pending.persist,
+    }),
     sweeper: createSweeper({ prisma, reservations, transitions, logger, now, orphanGraceMs: options.orphanGraceSeconds * 1000 }),
   };
 }

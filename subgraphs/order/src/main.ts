@@ -26,6 +26,7 @@ await lifecycle.run(async () => {
     tombstoneSeconds: config.RESERVATION_TOMBSTONE_SECONDS,
     orphanGraceSeconds: config.RESERVATION_ORPHAN_GRACE_SECONDS,
     maxUnitsPerUser: config.RESERVATION_MAX_UNITS_PER_USER,
+    paymentHoldSeconds: config.PAYMENT_HOLD_SECONDS,
     expiryIndex: expiryIndexFor(config.DATABASE_URL),
   });
   const mailer = lifecycle.add("mailer", createMailer({ from: config.MAIL_FROM, smtpUrl: config.SMTP_URL, mailDir: config.MAIL_DIR }), (m) =>
@@ -36,7 +37,8 @@ await lifecycle.run(async () => {
     ctx: infra.kafka,
     producer: infra.producer,
     logger,
-    provider: createDevPaymentProvider({ latencyMs: config.PAYMENT_LATENCY_MS }),
+    provider: createDevPaymentProvider({ latencyMs: config.PAYMENT_LATENCY_MS, ledger: infra.prisma }),
+    providerTimeoutMs: config.PAYMENT_PROVIDER_TIMEOUT_MS,
     mailer,
     recipientDomain: config.MAIL_RECIPIENT_DOMAIN,
     sweepIntervalMs: config.EXPIRY_SWEEP_INTERVAL_MS,
@@ -49,6 +51,7 @@ await lifecycle.run(async () => {
     ctx: infra.kafka,
     producer: infra.producer,
     prisma: infra.prisma,
+    redis: infra.redis!,
     logger,
     batchSize: config.FLASH_ORDER_BATCH_SIZE,
   });

@@ -19,10 +19,12 @@ export interface PaymentOutcomesDeps {
 }
 
 /**
- * The order side of the saga. PaymentSucceeded moves a live RESERVED order to PAID (the fulfilment consumer
- * then confirms it); money for an order that lapsed or was cancelled first is not kept: the order stays (or
- * becomes) EXPIRED/CANCELLED and a refund is requested. PaymentFailed cancels with "payment_declined" and
- * returns the stock.
+ * The order side of the saga. PaymentSucceeded moves a RESERVED order to PAID (the fulfilment consumer then
+ * confirms it) while it is live or its payment's hold lasts (PAYMENT_HOLD_SECONDS past reservedUntil: the sweeper
+ * does not expire it meanwhile); money for an order that lapsed past the hold or ended first is not kept: the
+ * order stays (or becomes) EXPIRED/CANCELLED and a refund is requested, once per payment (REFUND_REQUESTED is
+ * set only from SUCCEEDED), which the payment worker carries out through the provider. PaymentFailed cancels
+ * with "payment_declined" and returns the stock.
  */
 export function startPaymentOutcomes({ ctx, producer, logger, transitions, now }: PaymentOutcomesDeps) {
   async function onSucceeded(eventId: string, data: { paymentId: string; orderId: string }) {

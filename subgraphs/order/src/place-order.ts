@@ -40,16 +40,23 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
   };
 
   /**
-   * Reserves in Redis, loading counters Redis does not have (once). Refusals throw the API error; they leave
-   * nothing behind, so the same key sent again later is a new attempt (it succeeds once the units fit).
+   * Reserves in Redis, first rebuilding what Redis lost (once each): everything, after a loss of its data
+   * (`not_restored`: no count could be trusted), or the counters of products it does not have. Refusals throw the
+   * API error; they leave nothing behind, so the same key sent again later is a new attempt (it succeeds once the
+   * units fit).
    */
   async function reserve(userId: string, orderId: string, expiresAtMs: number, hash: string, items: ReservationItem[]) {
     let result = await reservations.reserve(orderId, expiresAtMs, hash, items, userId);
+    if (!result.ok && result.reason === "not_restored") {
+      await counters.restoreAll();
+      result = await reservations.reserve(orderId, expiresAtMs, hash, items, userId);
+    }
     if (!result.ok && result.reason === "not_loaded") {
       await counters.loadFromDatabase(result.productIds);
       result = await reservations.reserve(orderId, expiresAtMs, hash, items, userId);
     }
     if (result.ok || result.reason === "exists") return result;
+    if (result.reason === "not_restored") throw new Error(`order ${orderId}: Redis lost its data again while it was rebuilt`);
     if (result.reason === "over_limit") {
       const { limit, alreadyReserved } = result;
       throw appError(
@@ -72,6 +79,20 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
       await deps.sleep(TWIN_POLL_MS);
     }
     throw new Error(`order ${orderId}: a concurrent request with the same idempotency key did not finish in time`);
+  }
+
+  /**
+   * The order is written; if Redis lost its reservation meanwhile (its data was lost between the reservation and
+   * the write, so a rebuild in between could not see the order), it is restored, so releasing or confirming the
+   * order moves its units in Redis too. A failure here does not fail the order: PostgreSQL has it, and it settles
+   * there (the sweeper's database pass expires it) while Redis stays consistent without it.
+   */
+  async function keepReservation(orderId: string): Promise<void> {
+    try {
+      if (!(await reservations.exists(orderId))) await counters.restoreOrder(orderId);
+    } catch (error) {
+      log.warn({ err: error, orderId }, "could not restore the order's lost reservation");
+    }
   }
 
   /** The order could not be written: give its stock back unless PostgreSQL has it after all (commit outcome unknown). */
@@ -119,15 +140,22 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
         reservedUntil: new Date(expiresAtMs),
         lines,
       });
-      if (order) return order;
+      if (order) {
+        await keepReservation(orderId);
+        return order;
+      }
       throw new Error(`order ${orderId}: a product has no stock row in PostgreSQL`);
     } catch (error) {
       if (isRawUniqueViolation(error)) {
         // PostgreSQL has this order but Redis had no reservation for it (Redis lost its data): the one just
         // made is a second hold on the same units, so it goes back before the stored order is returned.
+        // Its own reservation may have been lost with the rest, so it is restored from PostgreSQL if it is open.
         await reservations.release(orderId, { forget: true });
         const stored = await find(orderId);
-        if (stored) return sameRequest(stored, hash);
+        if (stored) {
+          await keepReservation(orderId);
+          return sameRequest(stored, hash);
+        }
       }
       return undoReservation(orderId, hash, error);
     }

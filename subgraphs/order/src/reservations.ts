@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { defineScript } from "../../../common/redis.ts";
 import { stockKey } from "../../../common/stock.ts";
-import { DEFAULT_EXPIRY_INDEX, heldUnitsKey, reservationKey } from "../../../common/orders/reservation-keys.ts";
+import { DEFAULT_EXPIRY_INDEX, heldUnitsKey, reservationKey, restoredMarkerKey } from "../../../common/orders/reservation-keys.ts";
 
 // Typed wrappers around lua/order_reserve.lua, order_release.lua, order_confirm.lua and order_unhold.lua. Every
 // key shares the `{stock}` hash tag of the regular stock counters (the buyer's held-units counter too), so a whole
@@ -15,6 +15,8 @@ export interface ReservationItem {
 export type ReserveResult =
   | { ok: true }
   | { ok: false; reason: "exists"; requestHash: string; state: string }
+  /** Redis lost its data and the rebuild from PostgreSQL has not run yet (StockCounters.restoreAll). */
+  | { ok: false; reason: "not_restored" }
   | { ok: false; reason: "over_limit"; limit: number; alreadyReserved: number }
   | { ok: false; reason: "not_loaded"; productIds: string[] }
   | { ok: false; reason: "short"; productId: string; available: number };
@@ -93,7 +95,13 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
 
     /** All items or none, for `userId` within its cap on held units; items must have distinct product ids. */
     async reserve(orderId: string, expiresAtMs: number, requestHash: string, items: ReservationItem[], userId: string): Promise<ReserveResult> {
-      const keys = [index, reservationKey(orderId), ...items.map((i) => stockKey(i.productId)), heldUnitsKey(index, userId)];
+      const keys = [
+        index,
+        reservationKey(orderId),
+        restoredMarkerKey(index),
+        ...items.map((i) => stockKey(i.productId)),
+        heldUnitsKey(index, userId),
+      ];
       const args = [
         orderId,
         expiresAtMs,
@@ -108,6 +116,8 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
           return { ok: true };
         case "exists":
           return { ok: false, reason: "exists", requestHash: String(reply[1]), state: String(reply[2]) };
+        case "not_restored":
+          return { ok: false, reason: "not_restored" };
         case "over_limit":
           return { ok: false, reason: "over_limit", limit: Number(reply[1]), alreadyReserved: Number(reply[2]) };
         case "not_loaded":
@@ -133,6 +143,9 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
       const [kind, units] = (await unholdScript([reservationKey(orderId), holder], [])) as [string, number | undefined];
       return kind === "unheld" ? { ok: true, units: Number(units) } : { ok: false, reason: "not_held" };
     },
+
+    /** Whether Redis has the order's reservation (live or a tombstone). */
+    exists: async (orderId: string): Promise<boolean> => (await redis.exists(reservationKey(orderId))) === 1,
 
     /** Units `userId` holds in RESERVED orders as the cap counts them (0 when the counter is absent). */
     heldUnits: async (userId: string): Promise<number> => Number((await redis.get(heldUnitsKey(index, userId))) ?? 0),

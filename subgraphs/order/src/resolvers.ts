@@ -73,6 +73,7 @@ export const resolvers = {
   Order: {
     __resolveReference: (ref: { id: string }, ctx: OrderContext) => (uuid.safeParse(ref.id).success ? visibleOrder(ref.id.toLowerCase(), ctx) : null),
     currency: (order: OrderRecord) => order.currency.trim(),
+    payment: (order: { id: string }, _: unknown, ctx: OrderContext) => ctx.domain.payments.ofOrder(order.id),
   },
   OrderItem: {
     product: (item: { productId: string }) => ({ __typename: "Product", id: item.productId }),

@@ -27,7 +27,9 @@ export interface SweepReport {
 }
 
 /**
- * Expires unpaid orders and finishes any settlement a crash left half done. It reads the expiry index (the
+ * Expires unpaid orders and finishes any settlement a crash left half done. An order whose payment is in flight
+ * is not expired before the payment's hold (`PAYMENT_HOLD_SECONDS` past reservedUntil) ends; the transition checks
+ * that under the order's lock (transitions.ts, `inFlightPayment`). It reads the expiry index (the
  * authoritative list of live reservations) and asks PostgreSQL what each order is: RESERVED is expired by the
  * conditional transition (stock back exactly once, however many sweepers run), anything settled only gets its
  * idempotent Redis script again. A second pass over PostgreSQL expires RESERVED orders whose reservation Redis
@@ -81,7 +83,12 @@ export function createSweeper(deps: SweeperDeps) {
 
   async function sweepDatabase(nowMs: number, report: SweepReport): Promise<void> {
     const lapsed = await prisma.order.findMany({
-      where: { status: "RESERVED", reservedUntil: { lte: new Date(nowMs - deps.orphanGraceMs) } },
+      where: {
+        status: "RESERVED",
+        reservedUntil: { lte: new Date(nowMs - deps.orphanGraceMs) },
+        // Orders a payment in flight still holds are not due: left out so they cannot fill the batch.
+        NOT: { payment: { is: { status: { in: ["PENDING", "SUCCEEDED"] }, holdsUntil: { gt: new Date(nowMs) } } } },
+      },
       select: { id: true },
       take: batchSize,
     });

@@ -21,6 +21,12 @@ export interface TransitionSpec {
   expiredBy?: Date;
   /** Only while the reservation has not ended at this instant (payment, cancellation). */
   liveAt?: Date;
+  /**
+   * What the order's payment in flight (PENDING, or SUCCEEDED and not yet applied; see `paymentHold`) does to
+   * this edge: `waits` (expiry) is not taken before the payment's `holds_until` has passed at `expiredBy`;
+   * `blocks` (buyer cancel) is not taken at all; `extends` (payment success) also meets `liveAt` until then.
+   */
+  inFlightPayment?: "waits" | "blocks" | "extends";
 }
 
 /** The order's state machine; every edge is a conditional update. */
@@ -31,10 +37,11 @@ export const Transition = {
     cancelReason: "cancelled_by_buyer",
     stock: "release",
     liveAt: now,
+    inFlightPayment: "blocks",
   }),
   declinePayment: (): TransitionSpec => ({ from: ["RESERVED"], to: "CANCELLED", cancelReason: "payment_declined", stock: "release" }),
-  expire: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "EXPIRED", stock: "release", expiredBy: now }),
-  markPaid: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "PAID", stock: null, liveAt: now }),
+  expire: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "EXPIRED", stock: "release", expiredBy: now, inFlightPayment: "waits" }),
+  markPaid: (now: Date): TransitionSpec => ({ from: ["RESERVED"], to: "PAID", stock: null, liveAt: now, inFlightPayment: "extends" }),
   confirm: (): TransitionSpec => ({ from: ["PAID"], to: "CONFIRMED", stock: "commit" }),
 };
 
@@ -56,12 +63,13 @@ export async function applyTransition(tx: Tx, orderId: string, spec: TransitionS
   const locked = await tx.$queryRaw<{ status: OrderStatusName; reserved_until: Date }[]>`
     SELECT status::text AS status, reserved_until FROM orders WHERE id = ${orderId}::uuid FOR UPDATE`;
   const current = locked[0];
-  const allowed =
+  let allowed =
     current !== undefined &&
     spec.from.includes(current.status) &&
     (!spec.expiredBy || current.reserved_until.getTime() <= spec.expiredBy.getTime()) &&
-    (!spec.liveAt || current.reserved_until.getTime() > spec.liveAt.getTime());
-  if (!allowed) {
+    (!spec.liveAt || current.reserved_until.getTime() > spec.liveAt.getTime() || spec.inFlightPayment === "extends");
+  if (allowed && current && spec.inFlightPayment) allowed = await paymentPermits(tx, orderId, current.reserved_until, spec);
+  if (!allowed || !current) {
     return { changed: false, order: current ? await tx.order.findUnique({ where: { id: orderId }, include: withItems }) : null };
   }
   const order = await tx.order.update({
@@ -74,6 +82,31 @@ export async function applyTransition(tx: Tx, orderId: string, spec: TransitionS
   // its Redis settlement (settleReservation) puts them back into the sale, or regular stock once it ended.
   if (spec.stock && !order.flashSaleId) await enqueue(tx, "inventory", ...(await moveStock(tx, order.items, spec.stock)));
   return { changed: true, order };
+}
+
+/**
+ * The payment's part in an edge, read under the order's row lock: payOrder creates the payment while holding
+ * that lock, so an expiry or cancel either sees the payment or commits before it exists (and payOrder then
+ * finds the order no longer RESERVED).
+ */
+async function paymentPermits(tx: Tx, orderId: string, reservedUntil: Date, spec: TransitionSpec): Promise<boolean> {
+  const hold = await paymentHold(tx, orderId);
+  if (spec.inFlightPayment === "blocks") return hold === null;
+  if (spec.inFlightPayment === "waits") return hold === null || hold.getTime() <= (spec.expiredBy?.getTime() ?? Date.now());
+  // "extends": within the reservation, or within the hold of the payment in flight.
+  return (spec.liveAt?.getTime() ?? 0) < Math.max(reservedUntil.getTime(), hold?.getTime() ?? 0);
+}
+
+/**
+ * Until when the order's payment holds it, or null when it holds nothing: only a payment still PENDING, or
+ * SUCCEEDED but not yet applied to the order (the order is RESERVED, so it was not), may still capture money
+ * the order has to keep. A row without `holds_until` (older than the column) holds until reservedUntil.
+ */
+export async function paymentHold(tx: Tx, orderId: string): Promise<Date | null> {
+  const [row] = await tx.$queryRaw<{ holds_until: Date }[]>`
+    SELECT COALESCE(p.holds_until, o.reserved_until) AS holds_until FROM payments p JOIN orders o ON o.id = p.order_id
+    WHERE p.order_id = ${orderId}::uuid AND p.status IN ('PENDING', 'SUCCEEDED')`;
+  return row?.holds_until ?? null;
 }
 
 export interface TransitionsDeps {

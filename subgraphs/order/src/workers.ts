@@ -14,6 +14,8 @@ export interface OrderWorkersDeps {
   producer: Producer;
   logger: Logger;
   provider: PaymentProvider;
+  /** Longest a provider call may take, in ms (PAYMENT_PROVIDER_TIMEOUT_MS; default 10 000). */
+  providerTimeoutMs?: number;
   mailer: Mailer;
   recipientDomain: string;
   /** EXPIRY_SWEEP_INTERVAL_MS; 0 leaves sweeping to the caller (tests call `sweepOnce`). */
@@ -31,7 +33,9 @@ export async function startOrderWorkers(deps: OrderWorkersDeps): Promise<{ close
   const close = async () => void (await Promise.all(started.map((worker) => worker.close())));
   try {
     if (deps.sweepIntervalMs > 0) started.push(domain.sweeper.start(deps.sweepIntervalMs));
-    started.push(await startPaymentWorker({ ctx, producer, prisma: domain.prisma, logger, provider: deps.provider }));
+    started.push(
+      await startPaymentWorker({ ctx, producer, prisma: domain.prisma, logger, provider: deps.provider, providerTimeoutMs: deps.providerTimeoutMs }),
+    );
     started.push(await startPaymentOutcomes({ ctx, producer, logger, transitions: domain.transitions, now: domain.now }));
     started.push(await startFulfilment({ ctx, producer, logger, transitions: domain.transitions }));
     started.push(

@@ -61,6 +61,7 @@ async function startWriter() {
     ctx: infra.kafka,
     producer: infra.producer,
     prisma: db,
+    redis: infra.redis,
     logger,
     groupId,
     batchSize: 10,

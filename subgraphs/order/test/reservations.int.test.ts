@@ -3,7 +3,7 @@ import { config } from "../../../test/harness.ts";
 import { createRedis, defineScript, type Redis } from "../../../common/redis.ts";
 import { stockKey } from "../../../common/stock.ts";
 import { createReservations, type Reservations } from "../src/reservations.ts";
-import { heldUnitsKey, reservationKey } from "../../../common/orders/reservation-keys.ts";
+import { heldUnitsKey, reservationKey, restoredMarkerKey } from "../../../common/orders/reservation-keys.ts";
 
 // The Lua scripts against the real Redis: all-or-nothing reserve within the buyer's cap on held units,
 // idempotent release, confirm and unhold.
@@ -15,9 +15,10 @@ beforeAll(() => {
   redis = createRedis(config.REDIS_URL);
 });
 afterAll(() => redis.quit());
-beforeEach(() => {
+beforeEach(async () => {
   index = `{stock}:reservations:expiry:test-${randomUUID()}`;
   reservations = createReservations(redis, { index, tombstoneSeconds: 3600, maxUnitsPerUser: 1_000, heldUnitsTtlSeconds: 3600 });
+  await redis.set(restoredMarkerKey(index), Date.now()); // Redis has lost nothing (redis-loss.int.test.ts covers the rest)
 });
 
 async function product(available: number, reserved = 0, sold = 0): Promise<string> {

@@ -94,6 +94,7 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
         ctx: deps.kafka,
         producer: deps.producer,
         prisma: deps.prisma,
+        redis: deps.redis,
         logger,
         groupId: deps.kafka.topic(`flash-order-writer-${randomUUID()}`),
         batchSize: config.FLASH_ORDER_BATCH_SIZE,

@@ -92,7 +92,9 @@ describe("payment webhook", () => {
         aggregateId: order.id,
         data: { orderId: order.id, amountCents: 2_000, currency: "USD", reason: "order_expired" },
       });
-      expect(await stack.prisma.payment.findUnique({ where: { id: payment.id } })).toMatchObject({ status: "REFUND_REQUESTED" });
+      // The payment worker then refunds it through the provider (payment-holds.e2e.test.ts covers that in full).
+      await payments.waitFor((e) => e.type === "PaymentRefunded" && e.data.paymentId === payment.id, 30_000);
+      expect(await stack.prisma.payment.findUnique({ where: { id: payment.id } })).toMatchObject({ status: "REFUNDED" });
       expect((await orderStatus(order.id, user)).status).toBe("EXPIRED");
       expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
       expect(await redisStock(stack.redis, product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
