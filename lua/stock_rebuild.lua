@@ -15,7 +15,8 @@
 --            loaded:    [productId, ...]  counters an earlier call of the same rebuild loaded (a rebuild in chunks)
 --            orders:    [[orderId, requestHash, expiresAtMs, holderKey, heldUnits, [[productId, quantity], ...]], ...]
 --                       open orders; heldUnits is 0 for a PAID order (it no longer counts against its buyer's cap)
---            force:     true restores every listed order; false only those holding units of a counter loaded here
+--            forced:    [orderId, ...]  listed orders restored even if they hold units of no counter loaded here (a
+--                       placeOrder whose reservation was lost); every other listed order only if it does
 --            holders:   [[holderKey, [orderId, ...]], ...]  counters set, where absent, to the units still counted by
 --                       those orders' reservations (the rebuild after a loss of everything: every order of the user)
 --            holderTtl: TTL of a held-units counter this creates, in seconds; 0 creates none (only adds to existing ones)
@@ -120,9 +121,13 @@ local function unpend(rk)
   end
 end
 
+local forced = {}
+for _, id in ipairs(args.forced or {}) do
+  forced[id] = true
+end
 local restored = 0
 for _, o in ipairs(args.orders or {}) do
-  local touches = args.force
+  local touches = forced[o[1]] or false
   for _, item in ipairs(o[6]) do
     touches = touches or loadedNow[item[1]]
   end

@@ -71,13 +71,12 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
    * rows are locked: an order holding units of a locked row can be neither written nor settled until the commit,
    * because both update that row (an order's transitions move the stock of all its items).
    */
-  const openOrders = (tx: Tx, productIds: readonly string[] | null, orderId: string | null = null) => tx.$queryRaw<OpenOrder[]>`
+  const openOrders = (tx: Tx, productIds: readonly string[] | null) => tx.$queryRaw<OpenOrder[]>`
     SELECT o.id::text, o.user_id, o.status::text AS status, o.request_hash, o.reserved_until,
            (SELECT json_agg(json_build_array(i.product_id::text, i.quantity) ORDER BY i.product_id)
             FROM order_items i WHERE i.order_id = o.id) AS items
     FROM orders o
     WHERE o.status IN ('RESERVED', 'PAID') AND o.flash_sale_id IS NULL
-      AND (${orderId}::uuid IS NULL OR o.id = ${orderId}::uuid)
       AND (${productIds === null}::boolean
            OR EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.product_id = ANY(${productIds ?? []}::uuid[])))
     ORDER BY o.user_id, o.id`;
@@ -88,7 +87,8 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
       products?: StockRow[];
       loaded?: string[];
       orders: OpenOrder[];
-      force: boolean;
+      /** Orders restored even if they hold units of no counter loaded by this call; the others only if they do. */
+      forced?: string[];
       holders?: boolean;
       setMarker?: boolean;
     },
@@ -121,7 +121,7 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
       products: (payload.products ?? []).map((p) => [p.product_id, p.available, p.reserved, p.sold]),
       loaded: payload.loaded ?? [],
       orders,
-      force: payload.force,
+      forced: payload.forced ?? [],
       holders: [...holders],
       holderTtl,
     };
@@ -141,7 +141,7 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
     return prisma.$transaction(async (tx) => {
       const rows = await lockRows(tx, productIds);
       const orders = rows.length > 0 ? await openOrders(tx, productIds) : [];
-      return (await run(await indexOf(tx), { products: rows, orders, force: false })).counters;
+      return (await run(await indexOf(tx), { products: rows, orders })).counters;
     }, REBUILD_TX);
   }
 
@@ -149,18 +149,19 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
    * placeOrder wrote this order but Redis no longer has its reservation (Redis lost its data between the
    * reservation and the write, or a retry's duplicate reservation was given back): restores it, adding the order's
    * units to counters loaded before the order was written. Nothing when the order is not open or Redis has it.
+   * The order's counters Redis does not have are loaded here from the locked rows, which count every open order
+   * holding units of them: so those orders are restored (or taken off `pending`) in the same step, exactly as
+   * `loadProducts` would, or their settlement would later move nothing in Redis while PostgreSQL moves their units.
    */
   async function restoreOrder(orderId: string): Promise<boolean> {
     return prisma.$transaction(async (tx) => {
       const items = await tx.$queryRaw<{ product_id: string }[]>`
         SELECT product_id::text FROM order_items WHERE order_id = ${orderId}::uuid`;
-      const rows = await lockRows(
-        tx,
-        items.map((i) => i.product_id),
-      );
-      const orders = await openOrders(tx, null, orderId);
-      if (orders.length === 0) return false;
-      return (await run(await indexOf(tx), { products: rows, orders, force: true })).restored > 0;
+      const productIds = items.map((i) => i.product_id);
+      const rows = await lockRows(tx, productIds);
+      const orders = rows.length > 0 ? await openOrders(tx, productIds) : [];
+      if (!orders.some((o) => o.id === orderId)) return false;
+      return (await run(await indexOf(tx), { products: rows, orders, forced: [orderId] })).restored > 0;
     }, REBUILD_TX);
   }
 
@@ -189,7 +190,6 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
             products: first ? rows : [],
             loaded,
             orders: chunks[i]!,
-            force: false,
             holders: true,
             setMarker: i === chunks.length - 1,
           });

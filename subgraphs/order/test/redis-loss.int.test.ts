@@ -271,6 +271,48 @@ test("a placeOrder whose reservation is flushed before its write, with a rebuild
   expect(await domain.reservations.heldUnits(user)).toBe(0);
 });
 
+test("a placeOrder whose reservation is flushed before its write, with no rebuild in between, restores the other open orders of its products too", async () => {
+  const [p, r] = [await newProduct(20), await newProduct(20)];
+  const single = await place(`s-${randomUUID()}`, [[p, 2]]); // holds units of p only
+  const multi = await place(`m-${randomUUID()}`, [
+    [p, 1],
+    [r, 1],
+  ]); // restored with p pending by the read of r below
+  const user = `race-${randomUUID()}`;
+  const key = randomUUID();
+  const orderId = orderIdFor(user, key);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const blocker = infra.prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRaw`LOCK TABLE orders IN SHARE MODE`;
+      locked();
+      await gate;
+    },
+    { timeout: 30_000 },
+  );
+  await isLocked;
+  const placing = place(user, [[p, 3]], key);
+  await eventually(async () => ((await infra.redis.exists(reservationKey(orderId))) === 1 ? true : undefined), 10_000, "the reservation");
+  await flush(); // the reservation is lost; p is not read again before the write, so restoring the order loads p
+  await storefront.read([r]);
+  expect(await infra.redis.hget(reservationKey(multi.id), "pending")).toBe(JSON.stringify([p]));
+  release();
+  await blocker;
+  expect((await placing).id).toBe(orderId);
+  expect(await redisStock(infra.redis, p)).toEqual({ available: 14, reserved: 6, sold: 0 });
+  expect(await infra.redis.hget(reservationKey(multi.id), "pending")).toBeNull(); // p's load found the order open
+  expect(await infra.redis.exists(reservationKey(single.id))).toBe(1);
+
+  await pay(single.id);
+  await pay(multi.id);
+  await cancel(orderId);
+  expect(await redisStock(infra.redis, p)).toEqual({ available: 17, reserved: 0, sold: 3 });
+  await expectTruth({ [p]: 20, [r]: 20 });
+});
+
 test("concurrent orders, flushes and rebuilds in two processes keep Redis equal to PostgreSQL, and everything settles once", async () => {
   const p = await newProduct(200);
   const other = newDomain();
