@@ -145,7 +145,9 @@ export function createTransitions({ prisma, reservations, logger }: TransitionsD
       changed.length = 0; // a retried callback starts over
       const apply = async (orderId: string, spec: TransitionSpec) => {
         const r = await applyTransition(tx, orderId, spec);
-        if (r.changed) changed.push(r.order);
+        // Already there (a redelivered event, a retried request): settled again, since the first time may have
+        // committed and then lost its Redis step (its process killed, its connection cut after the commit).
+        if (r.changed || r.order?.status === spec.to) changed.push(r.order!);
         return r;
       };
       return work({ tx, apply });
