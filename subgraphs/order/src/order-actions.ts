@@ -98,7 +98,12 @@ export function createOrderActions({ prisma, transitions, now, paymentHoldMs, pe
      */
     async cancel(user: User, orderId: string): Promise<OrderRecord> {
       const order = await ownedOrder(user, orderId);
-      if (order.status !== "RESERVED") throw invalidState(order.status, `Only a RESERVED order can be cancelled; this one is ${order.status}.`);
+      if (order.status !== "RESERVED") {
+        // Often a retry of a cancel whose answer was lost, maybe with its Redis step (the process killed after the
+        // commit): the reservation is settled again (idempotent) before the refusal, so no units stay held.
+        await transitions.settleReservation(order.id, order.status);
+        throw invalidState(order.status, `Only a RESERVED order can be cancelled; this one is ${order.status}.`);
+      }
       const result = await transitions.run(orderId, Transition.cancelByBuyer(new Date(now())));
       if (result.changed) return result.order;
       const current = result.order ?? order;
