@@ -119,17 +119,22 @@ export function createTransitions({ prisma, reservations, logger }: TransitionsD
   const log = logger.child({ component: "order-transitions" });
 
   /**
-   * Brings the Redis reservation in line with the order's committed status (idempotent). A failure is only
-   * logged: PostgreSQL is the record, and the expiry sweeper repeats this for every reservation still indexed
-   * (for PAID, confirming the order takes its units off the buyer's count if the unhold did not).
+   * Brings the Redis reservation in line with the order's committed status (idempotent: every script moves the
+   * units once). Also run from the change's event (reservation-settlement.ts), and by the expiry sweeper for every
+   * reservation still indexed (for PAID, confirming the order takes its units off the buyer's count if the unhold did not).
    */
+  async function settle(orderId: string, status: OrderStatusName): Promise<void> {
+    if (status === "CANCELLED" || status === "EXPIRED") await reservations.release(orderId);
+    else if (status === "CONFIRMED") await reservations.confirm(orderId);
+    else if (status === "PAID") await reservations.unhold(orderId);
+  }
+
+  /** `settle`, where a failure is only logged (the change's event settles it again: reservation-settlement.ts). */
   async function settleReservation(orderId: string, status: OrderStatusName): Promise<void> {
     try {
-      if (status === "CANCELLED" || status === "EXPIRED") await reservations.release(orderId);
-      else if (status === "CONFIRMED") await reservations.confirm(orderId);
-      else if (status === "PAID") await reservations.unhold(orderId);
+      await settle(orderId, status);
     } catch (error) {
-      log.warn({ err: error, orderId, status }, "reservation not settled in Redis; the sweeper will retry");
+      log.warn({ err: error, orderId, status }, "reservation not settled in Redis; the change's event will settle it");
     }
   }
 
@@ -158,6 +163,7 @@ export function createTransitions({ prisma, reservations, logger }: TransitionsD
 
   return {
     inTransaction,
+    settle,
     settleReservation,
     run: (orderId: string, spec: TransitionSpec) => inTransaction(({ apply }) => apply(orderId, spec)),
   };

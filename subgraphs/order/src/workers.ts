@@ -7,6 +7,7 @@ import { startPaymentWorker } from "./payment-worker.ts";
 import { startPaymentOutcomes } from "./payment-outcomes.ts";
 import { startFulfilment } from "./fulfilment.ts";
 import { startNotifications } from "./notifications.ts";
+import { startReservationSettlement } from "./reservation-settlement.ts";
 
 export interface OrderWorkersDeps {
   domain: OrderDomain;
@@ -38,6 +39,7 @@ export async function startOrderWorkers(deps: OrderWorkersDeps): Promise<{ close
     );
     started.push(await startPaymentOutcomes({ ctx, producer, logger, transitions: domain.transitions, now: domain.now }));
     started.push(await startFulfilment({ ctx, producer, logger, transitions: domain.transitions }));
+    started.push(await startReservationSettlement({ ctx, producer, logger, transitions: domain.transitions }));
     started.push(
       await startNotifications({ ctx, producer, prisma: domain.prisma, logger, mailer: deps.mailer, recipientDomain: deps.recipientDomain }),
     );

@@ -7,6 +7,7 @@ import { orderUntil, placeOrderOf, watchRaw } from "./support.ts";
 import { CANCEL_ORDER, createProduct, PAY_ORDER, type TestProduct } from "../../../test/orders.ts";
 import { eventually } from "../../../test/eventually.ts";
 import { pgStock, redisStock } from "../../../test/stock.ts";
+import { applyTransition, Transition, TX_OPTIONS } from "../src/transitions.ts";
 
 // The payment saga end to end: router -> order subgraph -> outbox -> Kafka -> payment worker -> Kafka ->
 // order consumers -> PostgreSQL and Redis, with the real services and the development provider.
@@ -109,6 +110,24 @@ test("cancelOrder returns the stock; a second cancel and paying are INVALID_STAT
   const pay = await stack.gql(PAY_ORDER, { id: order.id, token: "tok_visa" }, { token: user });
   expect(pay.errors![0]!.extensions).toMatchObject({ code: "INVALID_STATE", status: "CANCELLED" });
   expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 4, reserved: 0, sold: 0 });
+});
+
+test("a cancel committed without its Redis step (the process killed in between) is settled by its own event", async () => {
+  const product = await createProduct(stack.gql, admin, 5);
+  const user = await token(`u-${randomUUID()}`);
+  const order = await placed(user, product, 3);
+  expect(await redisStock(stack.redis, product.id)).toEqual({ available: 2, reserved: 3, sold: 0 });
+  // What a cancelOrder does before its process dies: the transition commits, the Redis script never runs. No sweep
+  // runs here, and the reservation expires in 15 minutes: only the OrderStatusChanged event can settle it now.
+  await stack.prisma.$transaction((tx) => applyTransition(tx, order.id, Transition.cancelByBuyer(new Date())), TX_OPTIONS);
+  expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
+  await eventually(
+    async () => ((await redisStock(stack.redis, product.id))?.reserved === 0 ? true : undefined),
+    20_000,
+    "the reservation released by the settlement consumer",
+  );
+  expect(await redisStock(stack.redis, product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
+  expect(await stack.order.domain.reservations.release(order.id)).toEqual({ ok: false, reason: "already", state: "released" });
 });
 
 test("a malformed or poison event goes to the dead-letter topic and the consumers carry on with the next one", async () => {
