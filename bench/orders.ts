@@ -13,14 +13,18 @@ import { signClientToken } from "../common/identity.ts";
 import { benchEnv, percentile, startPlatform } from "./platform.ts";
 
 // `npm run bench:orders`: placeOrder through the router at BENCH_CONNECTIONS (50) concurrent connections for
-// BENCH_DURATION s (20), every request a distinct idempotency key, buyers spread over BENCH_USERS (20 000)
-// users. Starts the platform as separate processes against the bench database (bench/platform.ts) unless
-// BENCH_ROUTER_URL names a running router (then DATABASE_URL/REDIS_URL must be the ones it uses). Reports
-// throughput, latency percentiles, outcomes by error code, and checks the stock invariant at the end.
+// BENCH_DURATION s (20) per scenario, every request a distinct idempotency key, buyers spread over BENCH_USERS
+// (20 000) users, in one run with a one-subgraph read (`product(id) { id name priceCents }`, the router's
+// pass-through) as the yardstick: the read, one hot product (every order the same product), and multi-item orders
+// over BENCH_HOT_PRODUCTS (3) hot products (every order one unit of each). Starts the platform as separate
+// processes against the bench database (bench/platform.ts) unless BENCH_ROUTER_URL names a running router (then
+// DATABASE_URL/REDIS_URL must be the ones it uses). Reports throughput, latency percentiles, outcomes by error
+// code, the ratio of orders to reads, and checks the stock invariants at the end.
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
 const USERS = Number(process.env.BENCH_USERS ?? 20_000);
 const STOCK = Number(process.env.BENCH_STOCK ?? 1_000_000);
+const HOT = Number(process.env.BENCH_HOT_PRODUCTS ?? 3);
 const TARGET = process.env.BENCH_ROUTER_URL;
 const log = createLogger("bench-orders", "info");
 
@@ -44,23 +48,40 @@ async function graphql(query: string, variables: Record<string, unknown>, token:
 }
 
 const admin = await signClientToken(config.JWT_SECRET, "bench-admin", ["admin"]);
-const { createProduct: product } = await graphql(
-  `mutation($input: CreateProductInput!) { createProduct(input: $input) { id priceCents priceVersion } }`,
-  {
-    input: {
-      sku: `BENCH-ORD-${randomUUID().slice(0, 8)}`,
-      name: "Order bench item",
-      description: "",
-      priceCents: 1_500,
-      currency: "USD",
-      initialStock: STOCK,
+async function createProduct(n: number) {
+  const { createProduct: created } = await graphql(
+    `mutation($input: CreateProductInput!) { createProduct(input: $input) { id priceCents priceVersion } }`,
+    {
+      input: {
+        sku: `BENCH-ORD-${randomUUID().slice(0, 8)}-${n}`,
+        name: `Order bench item ${n}`,
+        description: "",
+        priceCents: 1_500,
+        currency: "USD",
+        initialStock: STOCK,
+      },
     },
-  },
-  admin,
-);
+    admin,
+  );
+  return created as { id: string; priceCents: number; priceVersion: number };
+}
+const products: Awaited<ReturnType<typeof createProduct>>[] = [];
+for (let n = 0; n < Math.max(1, HOT); n++) products.push(await createProduct(n));
+const product = products[0]!;
 const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => signClientToken(config.JWT_SECRET, `bench-buyer-${i}`)));
 const runId = randomUUID().slice(0, 8);
 const PLACE = `mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }`;
+const READ = `query Read($id: ID!) { product(id: $id) { id name priceCents } }`;
+const line = (p: (typeof products)[number]) => ({ productId: p.id, quantity: 1, expectedPriceCents: p.priceCents, priceVersion: p.priceVersion });
+
+type Scenario = { name: string; kind: "read" } | { name: string; kind: "order"; lines: ReturnType<typeof line>[] };
+const scenarios: Scenario[] = [
+  { name: "product(id), one subgraph", kind: "read" },
+  { name: "placeOrder, 1 hot product", kind: "order", lines: [line(product)] },
+  ...(products.length > 1
+    ? [{ name: `placeOrder, ${products.length} items over ${products.length} hot products`, kind: "order" as const, lines: products.map(line) }]
+    : []),
+];
 let sequence = 0;
 
 interface Tally {
@@ -71,15 +92,19 @@ interface Tally {
 function classify(status: number, body: string): string {
   if (status !== 200) return `HTTP_${status}`;
   try {
-    const parsed = JSON.parse(body) as { data?: { placeOrder?: { status: string } }; errors?: { extensions?: { code?: string } }[] };
-    return parsed.errors?.[0]?.extensions?.code ?? (parsed.data?.placeOrder?.status === "RESERVED" ? "ok" : "UNEXPECTED");
+    const parsed = JSON.parse(body) as {
+      data?: { placeOrder?: { status: string }; product?: { id: string } };
+      errors?: { extensions?: { code?: string } }[];
+    };
+    const ok = parsed.data?.placeOrder?.status === "RESERVED" || parsed.data?.product?.id === product.id;
+    return parsed.errors?.[0]?.extensions?.code ?? (ok ? "ok" : "UNEXPECTED");
   } catch {
     return "UNPARSABLE";
   }
 }
 
 /** One autocannon run; every request gets the next key and the next user, and is timed from send to answer. */
-async function fire(connections: number, duration: number): Promise<{ tally: Tally; result: autocannon.Result }> {
+async function fire(scenario: Scenario, connections: number, duration: number): Promise<{ tally: Tally; result: autocannon.Result }> {
   const tally: Tally = { latencies: [], outcomes: {} };
   const result = await autocannon({
     url,
@@ -92,15 +117,11 @@ async function fire(connections: number, duration: number): Promise<{ tally: Tal
         setupRequest: (request, context) => {
           const n = sequence++;
           (context as { sentAt?: number }).sentAt = performance.now();
-          const input = {
-            idempotencyKey: `${runId}-${n}`,
-            items: [{ productId: product.id, quantity: 1, expectedPriceCents: product.priceCents, priceVersion: product.priceVersion }],
-          };
-          return {
-            ...request,
-            headers: { ...request.headers, authorization: `Bearer ${tokens[n % USERS]}` },
-            body: JSON.stringify({ query: PLACE, variables: { input } }),
-          };
+          const body =
+            scenario.kind === "read"
+              ? { query: READ, variables: { id: product.id } }
+              : { query: PLACE, variables: { input: { idempotencyKey: `${runId}-${n}`, items: scenario.lines } } };
+          return { ...request, headers: { ...request.headers, authorization: `Bearer ${tokens[n % USERS]}` }, body: JSON.stringify(body) };
         },
         onResponse: (status, body, context) => {
           tally.latencies.push(performance.now() - ((context as { sentAt?: number }).sentAt ?? performance.now()));
@@ -113,58 +134,97 @@ async function fire(connections: number, duration: number): Promise<{ tally: Tal
   return { tally, result };
 }
 
-log.info({ url, connections: CONNECTIONS, duration: DURATION }, "warming up (3 s, 10 connections)");
-const warmup = await fire(10, 3);
-log.info("measuring");
-const { tally, result } = await fire(CONNECTIONS, DURATION);
-const reservedByBench = (warmup.tally.outcomes.ok ?? 0) + (tally.outcomes.ok ?? 0);
+interface Measured {
+  scenario: Scenario;
+  tally: Tally;
+  result: autocannon.Result;
+}
+const measured: Measured[] = [];
+let reservedByBench = 0;
+let answeredAll = 0;
+for (const scenario of scenarios) {
+  log.info({ url, scenario: scenario.name, connections: CONNECTIONS, duration: DURATION }, "warming up (3 s, 10 connections), then measuring");
+  const warmup = await fire(scenario, 10, 3);
+  const run = await fire(scenario, CONNECTIONS, DURATION);
+  measured.push({ scenario, ...run });
+  answeredAll += warmup.tally.latencies.length + run.tally.latencies.length;
+  if (scenario.kind === "order") reservedByBench += (warmup.tally.outcomes.ok ?? 0) + (run.tally.outcomes.ok ?? 0);
+}
 
-// The invariant, once the requests autocannon cut off at the deadline have finished on the server: nothing
-// created or lost, every unit held belongs to a RESERVED order, and Redis agrees with PostgreSQL.
-const unanswered = sequence - warmup.tally.latencies.length - tally.latencies.length;
+// The invariants, once the requests autocannon cut off at the deadline have finished on the server and the stock
+// aggregator has folded the journal: nothing created or lost, every unit held belongs to a RESERVED order, and Redis
+// agrees with PostgreSQL's stock rows.
+const unanswered = sequence - answeredAll;
 const prisma = createPrisma(config.DATABASE_URL);
 const redis = createRedis(config.REDIS_URL);
+const ids = products.map((p) => p.id);
 async function snapshot() {
-  const stock = await prisma.stock.findUniqueOrThrow({ where: { productId: product.id } });
-  const [held] = await prisma.$queryRaw<{ quantity: bigint | null; orders: bigint }[]>`
-    SELECT sum(i.quantity) AS quantity, count(*) AS orders FROM order_items i JOIN orders o ON o.id = i.order_id
-    WHERE i.product_id = ${product.id}::uuid AND o.status IN ('RESERVED', 'PAID')`;
-  const live = (await redis.hmget(stockKey(product.id), "available", "reserved", "sold")).map(Number);
-  return { stock, heldUnits: Number(held?.quantity ?? 0), orders: Number(held?.orders ?? 0), live };
+  const rows = await prisma.stock.findMany({ where: { productId: { in: ids } } });
+  const held = await prisma.$queryRaw<{ product_id: string; quantity: bigint }[]>`
+    SELECT i.product_id::text, sum(i.quantity) AS quantity FROM order_items i JOIN orders o ON o.id = i.order_id
+    WHERE i.product_id = ANY(${ids}::uuid[]) AND o.status IN ('RESERVED', 'PAID') GROUP BY i.product_id`;
+  const [counts] = await prisma.$queryRaw<{ orders: bigint; moves: bigint }[]>`
+    SELECT (SELECT count(DISTINCT o.id) FROM orders o JOIN order_items i ON i.order_id = o.id
+            WHERE i.product_id = ANY(${ids}::uuid[]) AND o.status IN ('RESERVED', 'PAID')) AS orders,
+           (SELECT count(*) FROM stock_moves WHERE product_id = ANY(${ids}::uuid[])) AS moves`;
+  const live = await Promise.all(ids.map(async (id) => (await redis.hmget(stockKey(id), "available", "reserved", "sold")).map(Number)));
+  return {
+    rows: new Map(rows.map((r) => [r.productId, r])),
+    held: new Map(held.map((h) => [h.product_id, Number(h.quantity)])),
+    orders: Number(counts?.orders ?? 0),
+    pendingMoves: Number(counts?.moves ?? 0),
+    live: new Map(ids.map((id, i) => [id, live[i]!])),
+  };
 }
 let state = await snapshot();
 for (let i = 0; i < 30; i++) {
   await new Promise((r) => setTimeout(r, 500));
   const next = await snapshot();
-  const settled = next.orders === state.orders && next.live[1] === next.stock.reserved;
+  const settled = next.orders === state.orders && next.pendingMoves === 0;
   state = next;
   if (settled) break;
 }
-const { stock, heldUnits, orders, live } = state;
+const every = (check: (row: { available: number; reserved: number; sold: number }, id: string) => boolean) =>
+  ids.every((id) => state.rows.has(id) && check(state.rows.get(id)!, id));
 const checks = {
-  "available + reserved + sold unchanged": stock.available + stock.reserved + stock.sold === STOCK,
-  "reserved == quantity of RESERVED/PAID orders": stock.reserved === heldUnits,
-  "Redis counters == PostgreSQL counters": live[0] === stock.available && live[1] === stock.reserved && live[2] === stock.sold,
+  "stock journal folded into the rows": state.pendingMoves === 0,
+  "available + reserved + sold unchanged": every((r) => r.available + r.reserved + r.sold === STOCK),
+  "reserved == quantity of RESERVED/PAID orders": every((r, id) => r.reserved === (state.held.get(id) ?? 0)),
+  "Redis counters == PostgreSQL counters": every((r, id) => {
+    const [a, res, sold] = state.live.get(id)!;
+    return a === r.available && res === r.reserved && sold === r.sold;
+  }),
   [`orders == successful answers (+ up to ${unanswered} cut off at the deadline)`]:
-    orders >= reservedByBench && orders <= reservedByBench + unanswered,
+    state.orders >= reservedByBench && state.orders <= reservedByBench + unanswered,
 };
 await prisma.$disconnect();
 redis.disconnect();
 await platform?.stop();
 rmSync(mailDir, { recursive: true, force: true });
 
-const sorted = [...tally.latencies].sort((a, b) => a - b);
-const answered = tally.latencies.length;
-const ms = (v: number | undefined) => `${(v ?? 0).toFixed(1)} ms`;
+const ms = (v: number | undefined) => (v ?? 0).toFixed(1);
+const rate = (m: Measured) => (m.scenario.kind === "read" ? m.tally.latencies.length : (m.tally.outcomes.ok ?? 0)) / DURATION;
+const readRate = rate(measured[0]!);
+const rows = measured.map((m) => {
+  const sorted = [...m.tally.latencies].sort((a, b) => a - b);
+  const perSecond = rate(m);
+  return `| ${m.scenario.name} | ${perSecond.toFixed(0)} | ${ms(percentile(sorted, 50))} | ${ms(percentile(sorted, 95))} | ${ms(percentile(sorted, 99))} | ${(perSecond / readRate).toFixed(2)}x | ${JSON.stringify(m.tally.outcomes)} (transport errors ${m.result.errors}, timeouts ${m.result.timeouts}) |`;
+});
 const invariantOk = Object.values(checks).every(Boolean);
 process.stdout.write(
   [
     "",
-    `placeOrder through the router: ${CONNECTIONS} connections, ${DURATION} s, ${os.cpus().length} cores (load average ${os.loadavg()[0]!.toFixed(2)})`,
-    `throughput:  ${(answered / DURATION).toFixed(0)} requests/s answered, ${((tally.outcomes.ok ?? 0) / DURATION).toFixed(0)} orders/s reserved (${answered} requests)`,
-    `latency:     p50 ${ms(percentile(sorted, 50))}  p95 ${ms(percentile(sorted, 95))}  p99 ${ms(percentile(sorted, 99))}  max ${ms(sorted.at(-1))}`,
-    `outcomes:    ${JSON.stringify(tally.outcomes)}  (transport errors ${result.errors}, timeouts ${result.timeouts})`,
-    `stock:       available ${stock.available}, reserved ${stock.reserved}, sold ${stock.sold} (initial ${STOCK}); ${orders} orders, ${reservedByBench} answered ok incl. warm-up`,
+    `Through the router: ${CONNECTIONS} connections, ${DURATION} s per scenario, ${os.cpus().length} cores (load average ${os.loadavg()[0]!.toFixed(2)})`,
+    "",
+    "| scenario | per s (reads, or orders reserved) | p50 ms | p95 ms | p99 ms | / read | outcomes |",
+    "|---|---:|---:|---:|---:|---:|---|",
+    ...rows,
+    "",
+    ...ids.map((id) => {
+      const r = state.rows.get(id);
+      return `stock ${id.slice(0, 8)}: available ${r?.available}, reserved ${r?.reserved}, sold ${r?.sold} (initial ${STOCK})`;
+    }),
+    `${state.orders} open orders; ${reservedByBench} answered RESERVED incl. warm-up`,
     ...Object.entries(checks).map(([name, ok]) => `invariant:   ${ok ? "ok  " : "FAIL"} ${name}`),
     "",
   ].join("\n"),

@@ -31,7 +31,11 @@ export type ProductEvent =
 
 export type InventoryEvent = EventEnvelope<
   "StockChanged",
-  VersionedStock & { reason: "created" | "restock" | "reserve" | "release" | "commit" | "transfer"; delta: number }
+  VersionedStock & {
+    /** `orders`: the regular orders' moves of one batch of the stock journal, `delta` their net change of `available`. */
+    reason: "created" | "restock" | "orders" | "transfer";
+    delta: number;
+  }
 >;
 
 export type StockChangeReason = InventoryEvent["data"]["reason"];

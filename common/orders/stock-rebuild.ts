@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import type { PrismaClient, Tx } from "../prisma.ts";
 import type { StockSnapshot } from "../events.ts";
 import { defineScript } from "../redis.ts";
+import { lockStockForRebuild } from "./stock-locks.ts";
 import { heldUnitsKey, expiryIndexOfDatabase, reservationKey, restoredMarkerKey } from "./reservation-keys.ts";
 
 export interface StockRebuildOptions {
@@ -61,15 +62,28 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
     return (index = expiryIndexOfDatabase(row!.db));
   }
 
-  /** Locks the stock rows FOR SHARE in product id order (every stock write locks in that order) and reads them. */
-  const lockRows = (tx: Tx, productIds: readonly string[]) => tx.$queryRaw<StockRow[]>`
-    SELECT product_id::text, available, reserved, sold FROM stock
-    WHERE product_id = ANY(${productIds}::uuid[]) ORDER BY product_id FOR SHARE`;
+  /**
+   * Stops every change to these products' stock until the transaction ends, then reads their current counters.
+   * Orders append their moves to the stock journal under the products' rebuild locks held shared (stock-locks.ts):
+   * taken here exclusively (or `stock:all` by the caller, for `held: "all"`), no order of them is written or settled meanwhile. Restocks,
+   * sales and the stock aggregator update the rows: locked FOR SHARE in product id order (every stock write locks
+   * in that order). Only then are the counters read, in one statement: each row plus its moves still in the journal.
+   */
+  async function lockRows(tx: Tx, productIds: readonly string[], held?: "all"): Promise<StockRow[]> {
+    if (held !== "all") await lockStockForRebuild(tx, productIds);
+    await tx.$queryRaw`SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM stock WHERE product_id = ANY(${productIds}::uuid[]) ORDER BY product_id FOR SHARE) l`;
+    return tx.$queryRaw<StockRow[]>`
+      SELECT s.product_id::text, s.available + COALESCE(sum(m.available), 0)::int AS available,
+             s.reserved + COALESCE(sum(m.reserved), 0)::int AS reserved, s.sold + COALESCE(sum(m.sold), 0)::int AS sold
+      FROM stock s LEFT JOIN stock_moves m ON m.product_id = s.product_id
+      WHERE s.product_id = ANY(${productIds}::uuid[])
+      GROUP BY s.product_id ORDER BY s.product_id`;
+  }
 
   /**
-   * Open regular orders holding units of any of `productIds` (all open regular orders when null). Read after the
-   * rows are locked: an order holding units of a locked row can be neither written nor settled until the commit,
-   * because both update that row (an order's transitions move the stock of all its items).
+   * Open regular orders holding units of any of `productIds` (all open regular orders when null). Read after
+   * `lockRows`: an order holding units of a locked product can be neither written nor settled until the commit.
    */
   const openOrders = (tx: Tx, productIds: readonly string[] | null) => tx.$queryRaw<OpenOrder[]>`
     SELECT o.id::text, o.user_id, o.status::text AS status, o.request_hash, o.reserved_until,
@@ -176,11 +190,12 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
     fullRebuild ??= prisma
       .$transaction(async (tx) => {
         const idx = await indexOf(tx);
+        await lockStockForRebuild(tx, "all");
         const products = await tx.$queryRaw<{ product_id: string }[]>`
           SELECT DISTINCT i.product_id::text FROM orders o JOIN order_items i ON i.order_id = o.id
           WHERE o.status IN ('RESERVED', 'PAID') AND o.flash_sale_id IS NULL`;
         const ids = products.map((p) => p.product_id);
-        const rows = await lockRows(tx, ids);
+        const rows = await lockRows(tx, ids, "all");
         const orders = ids.length > 0 ? await openOrders(tx, ids) : [];
         const chunks = chunkByUser(orders, FULL_REBUILD_CHUNK);
         let loaded: string[] = [];

@@ -36,6 +36,8 @@ export interface Outstanding {
   pendingPayments: number;
   paidOrders: number;
   lapsedReserved: number;
+  /** Stock journal rows the stock aggregator has not folded into the stock rows yet. */
+  pendingStockMoves: number;
   lag: Record<string, number>;
 }
 
@@ -44,13 +46,15 @@ async function outstanding(db: pg.Client, kafka: KafkaContext): Promise<Outstand
     (SELECT count(*) FROM outbox_events WHERE published_at IS NULL) AS outbox,
     (SELECT count(*) FROM payments WHERE status = 'PENDING') AS payments,
     (SELECT count(*) FROM orders WHERE status = 'PAID') AS paid,
-    (SELECT count(*) FROM orders WHERE status = 'RESERVED' AND reserved_until < now() - interval '5 seconds') AS lapsed`);
+    (SELECT count(*) FROM orders WHERE status = 'RESERVED' AND reserved_until < now() - interval '5 seconds') AS lapsed,
+    (SELECT count(*) FROM stock_moves) AS moves`);
   const row = rows[0]!;
   return {
     unpublishedOutbox: Number(row.outbox),
     pendingPayments: Number(row.payments),
     paidOrders: Number(row.paid),
     lapsedReserved: Number(row.lapsed),
+    pendingStockMoves: Number(row.moves),
     lag: await consumerLag(kafka).catch(() => ({ unreachable: 1 })),
   };
 }
@@ -58,7 +62,8 @@ async function outstanding(db: pg.Client, kafka: KafkaContext): Promise<Outstand
 // Committed consumer lag is reported, not waited for: consumers commit at most once a second and only while
 // they fetch (common/kafka/batches.ts), so an idle group keeps its last second uncommitted until the next event.
 // What the groups applied is checked instead through their processed sets (invariants.ts, "no event lost").
-const settled = (o: Outstanding) => o.unpublishedOutbox === 0 && o.pendingPayments === 0 && o.paidOrders === 0 && o.lapsedReserved === 0;
+const settled = (o: Outstanding) =>
+  o.unpublishedOutbox === 0 && o.pendingPayments === 0 && o.paidOrders === 0 && o.lapsedReserved === 0 && o.pendingStockMoves === 0;
 
 /** Waits until nothing is outstanding (checked twice in a row, a second apart), or `timeoutMs`; returns what was left. */
 export async function waitForQuiescence(db: pg.Client, kafka: KafkaContext, timeoutMs: number) {

@@ -13,6 +13,7 @@ import { createPlaceOrder } from "./place-order.ts";
 import { createOrderActions } from "./order-actions.ts";
 import { createSweeper } from "./sweeper.ts";
 import { createPaymentReader } from "./payments.ts";
+import { createStockAggregator } from "./stock-aggregator.ts";
 
 export interface OrderDomainOptions {
   prisma: PrismaClient;
@@ -61,7 +62,9 @@ export function createOrderDomain(options: OrderDomainOptions) {
   // Rebuilds after a loss of Redis's data restore reservations into this index and count them in its held-units counters.
   const counters = createStockCounters(redis, prisma, { expiryIndex: index, heldUnitsTtlSeconds });
   const orders = createOrderReader(prisma, pending.find);
-  const transitions = createTransitions({ prisma, reservations, logger });
+  // Orders append their stock moves to the journal; this folds them into the stock rows (started by the caller).
+  const stockAggregator = createStockAggregator({ prisma, logger });
+  const transitions = createTransitions({ prisma, reservations, logger, onStockMoved: stockAggregator.nudge });
   return {
     now,
     prisma,
@@ -70,7 +73,17 @@ export function createOrderDomain(options: OrderDomainOptions) {
     orders,
     payments: createPaymentReader(prisma),
     transitions,
-    placeOrder: createPlaceOrder({ prisma, reservations, counters, logger, reservationTtlSeconds: options.reservationTtlSeconds, now, sleep }),
+    stockAggregator,
+    placeOrder: createPlaceOrder({
+      prisma,
+      reservations,
+      counters,
+      logger,
+      reservationTtlSeconds: options.reservationTtlSeconds,
+      now,
+      sleep,
+      onStockMoved: stockAggregator.nudge,
+    }),
     actions: createOrderActions({
       prisma,
       transitions,

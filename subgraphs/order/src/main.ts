@@ -29,6 +29,7 @@ await lifecycle.run(async () => {
     paymentHoldSeconds: config.PAYMENT_HOLD_SECONDS,
     expiryIndex: expiryIndexFor(config.DATABASE_URL),
   });
+  lifecycle.add("stock-aggregator", domain.stockAggregator.start(), (a) => a.close());
   const mailer = lifecycle.add("mailer", createMailer({ from: config.MAIL_FROM, smtpUrl: config.SMTP_URL, mailDir: config.MAIL_DIR }), (m) =>
     m.close(),
   );

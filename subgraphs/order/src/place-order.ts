@@ -19,15 +19,19 @@ export interface PlaceOrderDeps {
   sleep: (ms: number) => Promise<void>;
   /** How long a request waits for a concurrent twin (same user and key) to commit, in ms (default 8 000). */
   twinWaitMs?: number;
+  /** Called after an order and its stock moves were committed (the stock aggregator's nudge). */
+  onStockMoved?: () => void;
 }
 
 const TWIN_POLL_MS = 20;
+/** Rebuilds a request runs when Redis keeps losing its data under them, before it fails (nothing reserved). */
+const REBUILD_ATTEMPTS = 3;
 const keyReused = () => appError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was already used for a different order request.");
 
 /**
  * placeOrder: the same user and key always name the same order id, so a retry finds its order (or its
  * in-flight reservation) instead of making another. Stock is taken in Redis first, in one script for all
- * items, so a refused request touches nothing durable; the order, its stock rows and its events are then
+ * items, so a refused request touches nothing durable; the order, its stock moves and its event are then
  * written by one PostgreSQL statement (record-order.ts).
  */
 export function createPlaceOrder(deps: PlaceOrderDeps) {
@@ -40,14 +44,14 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
   };
 
   /**
-   * Reserves in Redis, first rebuilding what Redis lost (once each): everything, after a loss of its data
+   * Reserves in Redis, first rebuilding what Redis lost: everything (up to REBUILD_ATTEMPTS times), after a loss of its data
    * (`not_restored`: no count could be trusted), or the counters of products it does not have. Refusals throw the
    * API error; they leave nothing behind, so the same key sent again later is a new attempt (it succeeds once the
    * units fit).
    */
   async function reserve(userId: string, orderId: string, expiresAtMs: number, hash: string, items: ReservationItem[]) {
     let result = await reservations.reserve(orderId, expiresAtMs, hash, items, userId);
-    if (!result.ok && result.reason === "not_restored") {
+    for (let rebuilt = 0; !result.ok && result.reason === "not_restored" && rebuilt < REBUILD_ATTEMPTS; rebuilt++) {
       await counters.restoreAll();
       result = await reservations.reserve(orderId, expiresAtMs, hash, items, userId);
     }
@@ -141,6 +145,7 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
         lines,
       });
       if (order) {
+        deps.onStockMoved?.();
         await keepReservation(orderId);
         return order;
       }

@@ -1,9 +1,10 @@
 import { Prisma, type PrismaClient } from "../../../common/prisma.ts";
-import { stockChanged } from "../../../common/events.ts";
 import type { OrderRecord } from "../../../common/orders/order-record.ts";
 import type { PricedLine } from "./pricing.ts";
 import { orderStatusChanged } from "./transitions.ts";
 import { envelopesSql, outboxInsertSql } from "../../../common/outbox.ts";
+import { stockWriterLocksSql } from "../../../common/orders/stock-locks.ts";
+import { stockMovesSql } from "./stock-moves.ts";
 
 export interface NewOrder {
   id: string;
@@ -25,13 +26,12 @@ export function isRawUniqueViolation(error: unknown): boolean {
 }
 
 /**
- * Writes a RESERVED order durably in ONE statement: the order, its lines, the stock rows' move from available
- * to reserved, and the outbox events (OrderStatusChanged, and StockChanged with the counters the UPDATE
- * returned). A single statement is its own transaction, so the stock rows (which every order for a hot
- * product queues on) stay locked only while PostgreSQL runs it and commits, never across a round trip to
- * this process. The rows are locked in product id order (`locked`), like every other stock write, so
- * multi-item orders cannot deadlock; every part is conditional on all rows being locked, so the statement
- * writes everything or nothing. The order's unique keys make a duplicate fail (isRawUniqueViolation).
+ * Writes a RESERVED order durably in ONE statement: the order, its lines, its stock moves (the stock journal,
+ * stock-moves.ts) and its OrderStatusChanged event. It reads the stock rows but locks and updates none: every order
+ * of a hot product would otherwise queue on that product's row. The stock aggregator folds the moves into the rows
+ * (and sends StockChanged) in batches. The statement holds the products' rebuild locks shared (stock-locks.ts);
+ * writers never wait for each other there. Every part is conditional on every product having a stock row, so the
+ * statement writes everything or nothing. The order's unique keys make a duplicate fail (isRawUniqueViolation).
  * Returns null when a product has no stock row (nothing written).
  */
 export async function recordReservedOrder(prisma: PrismaClient, order: NewOrder): Promise<OrderRecord | null> {
@@ -54,16 +54,10 @@ export async function recordReservedOrder(prisma: PrismaClient, order: NewOrder)
   const ids = order.lines.map((l) => l.productId);
   const quantities = order.lines.map((l) => l.quantity);
   const prices = order.lines.map((l) => l.unitPriceCents);
-  // Envelopes are made here, where every event is made; the statement only fills in the committed counters.
-  const orderEvent = orderStatusChanged(record, null);
-  const stockEvents = order.lines.map((l) =>
-    stockChanged({ productId: l.productId, available: 0, reserved: 0, sold: 0, version: 0 }, "reserve", l.quantity),
-  );
   const [result] = await prisma.$queryRaw<{ moved: number }[]>`
-    WITH locked AS (
-      SELECT product_id FROM stock WHERE product_id = ANY(${ids}::uuid[]) ORDER BY product_id FOR UPDATE
+    WITH gate AS (${stockWriterLocksSql(ids)}
     ), complete AS (
-      SELECT count(*) = ${ids.length} AS ok FROM locked
+      SELECT count(*) = ${ids.length} AS ok FROM stock WHERE product_id = ANY(${ids}::uuid[]) AND (SELECT locks FROM gate) >= 0
     ), new_order AS (
       INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, total_cents, currency, reserved_until, created_at, updated_at)
       SELECT ${order.id}::uuid, ${order.userId}, ${order.idempotencyKey}, ${order.requestHash}, 'RESERVED', ${order.totalCents},
@@ -75,21 +69,13 @@ export async function recordReservedOrder(prisma: PrismaClient, order: NewOrder)
       FROM unnest(${ids}::uuid[], ${quantities}::int[], ${prices}::int[]) AS l(product_id, quantity, price)
       WHERE (SELECT ok FROM complete)
     ), moved AS (
-      UPDATE stock s SET available = s.available - l.quantity, reserved = s.reserved + l.quantity, updated_at = now()
-      FROM unnest(${ids}::uuid[], ${quantities}::int[]) AS l(product_id, quantity)
-      WHERE s.product_id = l.product_id AND (SELECT ok FROM complete)
-      RETURNING s.product_id, s.available, s.reserved, s.sold, s.version
-    ), events AS (${outboxInsertSql(
-      { topic: "order", envelopes: Prisma.sql`${envelopesSql([orderEvent])} WHERE (SELECT ok FROM complete)` },
-      {
-        topic: "inventory",
-        // occurredAt is when the row changed (after the lock wait), not when the envelope was made
-        envelopes: Prisma.sql`
-          SELECT jsonb_set(jsonb_set(t.e, '{data}', (t.e->'data') || jsonb_build_object('available', m.available, 'reserved', m.reserved, 'sold', m.sold, 'version', m.version)),
-                           '{occurredAt}', to_jsonb(clock_timestamp()))
-          FROM moved m JOIN jsonb_array_elements(${JSON.stringify(stockEvents)}::jsonb) AS t(e) ON (t.e->>'aggregateId')::uuid = m.product_id`,
-      },
-    )})
+      INSERT INTO stock_moves (product_id, order_id, available, reserved, sold)
+      SELECT * FROM (${stockMovesSql(order.id, order.lines, "reserve")}) m WHERE (SELECT ok FROM complete)
+      RETURNING 1
+    ), events AS (${outboxInsertSql({
+      topic: "order",
+      envelopes: Prisma.sql`${envelopesSql([orderStatusChanged(record, null)])} WHERE (SELECT ok FROM complete)`,
+    })})
     SELECT (SELECT count(*)::int FROM moved) AS moved`;
   return result?.moved === ids.length ? record : null;
 }

@@ -1,5 +1,5 @@
-import type { Tx } from "../../../common/prisma.ts";
-import { stockChanged, type InventoryEvent } from "../../../common/events.ts";
+import { Prisma, type Tx } from "../../../common/prisma.ts";
+import { lockStockShared } from "../../../common/orders/stock-locks.ts";
 
 /** How an order moves its units between the counters of a stock row. */
 export type StockMove = "reserve" | "release" | "commit";
@@ -16,24 +16,26 @@ export interface StockLine {
 }
 
 /**
- * Applies the move to PostgreSQL's stock rows inside the caller's transaction and returns one StockChanged
- * event per product with the committed values (UPDATE ... RETURNING). Lines must be sorted by product id:
- * every transaction locks stock rows in that order, so two multi-item orders never deadlock.
- * The rows' CHECK constraint refuses a counter below zero, which fails the whole transaction.
+ * The order's move as rows of the stock journal, a SELECT of (product_id, order_id, available, reserved, sold)
+ * for `INSERT INTO stock_moves`. Orders never update a stock row themselves: a hot product's row would make every
+ * order of it wait for the one before to commit. The stock aggregator (stock-aggregator.ts) folds the journal
+ * into the rows in batches.
  */
-export async function moveStock(tx: Tx, lines: readonly StockLine[], move: StockMove): Promise<InventoryEvent[]> {
+export function stockMovesSql(orderId: string, lines: readonly StockLine[], move: StockMove): Prisma.Sql {
   const d = DELTAS[move];
-  const events: InventoryEvent[] = [];
-  for (const { productId, quantity } of lines) {
-    const rows = await tx.$queryRaw<{ available: number; reserved: number; sold: number; version: number }[]>`
-      UPDATE stock
-      SET available = available + ${d.available * quantity}, reserved = reserved + ${d.reserved * quantity},
-          sold = sold + ${d.sold * quantity}, updated_at = now()
-      WHERE product_id = ${productId}::uuid
-      RETURNING available, reserved, sold, version`;
-    const row = rows[0];
-    if (!row) throw new Error(`product ${productId} has no stock row`);
-    events.push(stockChanged({ productId, ...row }, move, quantity));
-  }
-  return events;
+  return Prisma.sql`SELECT l.product_id, ${orderId}::uuid, l.quantity * ${d.available}, l.quantity * ${d.reserved}, l.quantity * ${d.sold}
+    FROM unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[]) AS l(product_id, quantity)`;
+}
+
+/**
+ * Appends the move to the stock journal inside the caller's transaction, holding the products' rebuild locks
+ * shared until it ends (common/orders/stock-locks.ts), so a rebuild of Redis from PostgreSQL sees the move and
+ * the order's new status together or neither.
+ */
+export async function journalStockMove(tx: Tx, orderId: string, lines: readonly StockLine[], move: StockMove): Promise<void> {
+  await lockStockShared(
+    tx,
+    lines.map((l) => l.productId),
+  );
+  await tx.$executeRaw`INSERT INTO stock_moves (product_id, order_id, available, reserved, sold) ${stockMovesSql(orderId, lines, move)}`;
 }

@@ -3,7 +3,7 @@ import type { Logger } from "../../../common/logger.ts";
 import type { OrderStatusName } from "../../../common/events.ts";
 import { createEvent, type OrderEvent } from "../../../common/events.ts";
 import { enqueue } from "../../../common/outbox.ts";
-import { moveStock, type StockMove } from "./stock-moves.ts";
+import { journalStockMove, type StockMove } from "./stock-moves.ts";
 import { toSnapshot } from "./orders.ts";
 import { withItems, type OrderRecord } from "../../../common/orders/order-record.ts";
 import type { Reservations } from "./reservations.ts";
@@ -55,7 +55,7 @@ export const orderStatusChanged = (order: OrderRecord, previousStatus: OrderStat
 
 /**
  * One edge of the state machine inside the caller's transaction: lock the row, check the expected status
- * (and time), update it, move the stock rows and write OrderStatusChanged plus StockChanged to the outbox.
+ * (and time), update it, append its stock move to the journal and write OrderStatusChanged to the outbox.
  * The row lock makes two racing transitions (sweeper and payment, two sweepers) take turns; the loser sees
  * the winner's status and changes nothing, which is what makes every stock return happen exactly once.
  */
@@ -80,7 +80,7 @@ export async function applyTransition(tx: Tx, orderId: string, spec: TransitionS
   await enqueue(tx, "order", orderStatusChanged(order, current.status));
   // A flash order's units are sale stock, not in the stock rows (the sale took them out when it was created);
   // its Redis settlement (settleReservation) puts them back into the sale, or regular stock once it ended.
-  if (spec.stock && !order.flashSaleId) await enqueue(tx, "inventory", ...(await moveStock(tx, order.items, spec.stock)));
+  if (spec.stock && !order.flashSaleId) await journalStockMove(tx, order.id, order.items, spec.stock);
   return { changed: true, order };
 }
 
@@ -113,9 +113,11 @@ export interface TransitionsDeps {
   prisma: PrismaClient;
   reservations: Reservations;
   logger: Logger;
+  /** Called after a commit that appended stock moves (the stock aggregator's nudge). */
+  onStockMoved?: () => void;
 }
 
-export function createTransitions({ prisma, reservations, logger }: TransitionsDeps) {
+export function createTransitions({ prisma, reservations, logger, onStockMoved }: TransitionsDeps) {
   const log = logger.child({ component: "order-transitions" });
 
   /**
@@ -157,6 +159,7 @@ export function createTransitions({ prisma, reservations, logger }: TransitionsD
       };
       return work({ tx, apply });
     }, TX_OPTIONS);
+    if (changed.length > 0) onStockMoved?.();
     for (const order of changed) await settleReservation(order.id, order.status);
     return result;
   }

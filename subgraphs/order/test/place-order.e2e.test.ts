@@ -4,7 +4,7 @@ import { stockKey } from "../../../common/stock.ts";
 import { reservationKey } from "../../../common/orders/reservation-keys.ts";
 import { orderIdFor } from "../../../common/orders/order-id.ts";
 import { createProduct, line, orderInput, PLACE_ORDER } from "../../../test/orders.ts";
-import { pgStock, redisStock, total, type Counts } from "../../../test/stock.ts";
+import { foldedStock, pgStock, redisStock, total, type Counts } from "../../../test/stock.ts";
 
 // placeOrder through the router against real PostgreSQL and Redis: atomic reservation, idempotency, prices.
 let stack: Stack;
@@ -100,9 +100,9 @@ test("a multi-item order reserves every item, priced by the catalogue, and shows
   expect(ttlMs).toBeLessThanOrEqual(15 * 60_000);
   expect(await pgStock(stack.prisma, a.id)).toEqual({ available: 7, reserved: 3, sold: 0 });
 
-  // the same statement wrote the events: the order's, and one StockChanged per product with the committed counters
-  const outbox = await stack.prisma.outboxEvent.findMany({ where: { key: { in: [order.id, a.id, b.id] } }, orderBy: { id: "asc" } });
-  const placedEvent = outbox.find((e) => e.key === order.id)!;
+  // the same statement wrote the order's event; the stock aggregator then folds the moves into the rows and writes
+  // one StockChanged per product with the committed counters
+  const placedEvent = (await stack.prisma.outboxEvent.findMany({ where: { key: order.id } }))[0]!;
   expect(placedEvent).toMatchObject({ topic: "order", type: "OrderStatusChanged" });
   expect(placedEvent.payload).toMatchObject({
     id: placedEvent.eventId,
@@ -117,15 +117,16 @@ test("a multi-item order reserves every item, priced by the catalogue, and shows
     [a, 3, 7],
     [b, 2, 8],
   ] as const) {
-    const reserve = outbox.filter((e) => e.key === p.id && (e.payload as any).data.reason === "reserve");
-    expect(reserve).toHaveLength(1);
-    expect(reserve[0]).toMatchObject({ topic: "inventory", type: "StockChanged" });
-    expect(reserve[0]!.payload).toMatchObject({
-      id: reserve[0]!.eventId,
+    expect(await foldedStock(stack.prisma, p.id)).toEqual({ available, reserved: quantity, sold: 0 });
+    const folded = await stack.prisma.outboxEvent.findMany({ where: { key: p.id, type: "StockChanged" }, orderBy: { id: "asc" } });
+    const last = folded.at(-1)!;
+    expect(last).toMatchObject({ topic: "inventory", type: "StockChanged" });
+    expect(last.payload).toMatchObject({
+      id: last.eventId,
       aggregateId: p.id,
-      data: { productId: p.id, available, reserved: quantity, sold: 0, delta: quantity },
+      data: { productId: p.id, available, reserved: quantity, sold: 0, reason: "orders", delta: -quantity },
     });
-    expect((reserve[0]!.payload as any).data.version).toBeGreaterThan(0);
+    expect((last.payload as any).data.version).toBeGreaterThan(0);
   }
 });
 
@@ -233,15 +234,15 @@ test("when the PostgreSQL write fails the Redis reservation is given back and th
   const userId = `u-${randomUUID()}`;
   const user = await token(userId);
   const input = orderInput([line(product, 2)]);
-  // PostgreSQL's stock row disagrees with Redis (set behind Redis's back): the CHECK refuses the reserve.
+  // Redis has counters for a product whose stock row PostgreSQL no longer has: the order's statement writes nothing.
   await stack.redis.hset(stockKey(product.id), { available: 5, reserved: 0, sold: 0 });
-  await stack.prisma.$executeRaw`UPDATE stock SET available = 1, sold = 4 WHERE product_id = ${product.id}::uuid`;
+  await stack.prisma.stock.delete({ where: { productId: product.id } });
   const failed = await place(user, input);
   expect(codeOf(failed)).toBe("INTERNAL_SERVER_ERROR");
   expect(await redisStock(stack.redis, product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
   expect(await stack.redis.exists(reservationKey(orderIdFor(userId, input.idempotencyKey)))).toBe(0);
   expect(await stack.order.domain.reservations.heldUnits(userId)).toBe(0); // nor does it count against the buyer's cap
-  await stack.prisma.$executeRaw`UPDATE stock SET available = 5, sold = 0 WHERE product_id = ${product.id}::uuid`;
+  await stack.prisma.stock.create({ data: { productId: product.id, available: 5 } });
   const retried = await place(user, input);
   expect(retried.data!.placeOrder.status).toBe("RESERVED");
   expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 3, reserved: 2, sold: 0 });

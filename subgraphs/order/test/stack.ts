@@ -65,6 +65,7 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
     expiryIndex: `{stock}:reservations:expiry:test-${randomUUID()}`,
     now: options.now,
   });
+  const aggregator = domain.stockAggregator.start();
   const hub = await createEventHub({ ctx: deps.kafka, topics: ["order"], service: "order-test", logger });
   const service = await createOrderService({
     domain,
@@ -110,6 +111,7 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
       await flashWriter?.close();
       await workers?.close();
       await service.close();
+      await aggregator.close();
       await hub.close();
       mailer.close();
       // The index is this stack's alone; reservations left in it expire through the database pass of any sweeper.
