@@ -4,9 +4,10 @@ import type { StockCounters } from "../../../common/stock.ts";
 import { appError, ErrorCode } from "../../../common/errors.ts";
 import { requestHash, type PlaceOrderRequest } from "./input.ts";
 import { orderIdFor } from "../../../common/orders/order-id.ts";
-import { priceLines, readForPlacement } from "./pricing.ts";
+import { createPlacementReader, priceLines } from "./pricing.ts";
 import { withItems, type OrderRecord } from "../../../common/orders/order-record.ts";
-import { isRawUniqueViolation, recordReservedOrder } from "./record-order.ts";
+import { recordReservedOrders, type NewOrder, type RecordOutcome } from "./record-order.ts";
+import { createBatching } from "../../../common/batching.ts";
 import type { Reservations, ReservationItem } from "./reservations.ts";
 
 export interface PlaceOrderDeps {
@@ -21,6 +22,8 @@ export interface PlaceOrderDeps {
   twinWaitMs?: number;
   /** Called after an order and its stock moves were committed (the stock aggregator's nudge). */
   onStockMoved?: () => void;
+  /** Most orders written by one statement (default 100). */
+  writeBatch?: number;
 }
 
 const TWIN_POLL_MS = 20;
@@ -37,6 +40,9 @@ const keyReused = () => appError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempot
 export function createPlaceOrder(deps: PlaceOrderDeps) {
   const { prisma, reservations, counters } = deps;
   const log = deps.logger.child({ component: "place-order" });
+  // The orders of concurrent requests are written together, one statement per batch (record-order.ts).
+  const readForPlacement = createPlacementReader(prisma);
+  const record = createBatching<NewOrder, RecordOutcome>((orders) => recordReservedOrders(prisma, orders), { maxBatch: deps.writeBatch ?? 100 });
   const find = (id: string) => prisma.order.findUnique({ where: { id }, include: withItems });
   const sameRequest = (order: OrderRecord, hash: string) => {
     if (order.requestHash !== hash) throw keyReused();
@@ -112,7 +118,6 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     const orderId = orderIdFor(userId, request.idempotencyKey);
     const hash = requestHash(request.items);
     const catalogue = await readForPlacement(
-      prisma,
       orderId,
       request.items.map((i) => i.productId),
     );
@@ -133,8 +138,9 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
       if (attempt >= 2) throw new Error(`order ${orderId}: reservation kept disappearing under a concurrent twin`);
     }
 
+    let outcome: RecordOutcome;
     try {
-      const order = await recordReservedOrder(prisma, {
+      outcome = await record({
         id: orderId,
         userId,
         idempotencyKey: request.idempotencyKey,
@@ -144,26 +150,30 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
         reservedUntil: new Date(expiresAtMs),
         lines,
       });
-      if (order) {
-        deps.onStockMoved?.();
-        await keepReservation(orderId);
-        return order;
-      }
-      throw new Error(`order ${orderId}: a product has no stock row in PostgreSQL`);
     } catch (error) {
-      if (isRawUniqueViolation(error)) {
-        // PostgreSQL has this order but Redis had no reservation for it (Redis lost its data): the one just
-        // made is a second hold on the same units, so it goes back before the stored order is returned.
-        // Its own reservation may have been lost with the rest, so it is restored from PostgreSQL if it is open.
-        await reservations.release(orderId, { forget: true });
-        const stored = await find(orderId);
-        if (stored) {
-          await keepReservation(orderId);
-          return sameRequest(stored, hash);
-        }
-      }
       return undoReservation(orderId, hash, error);
     }
+    if (outcome.written) {
+      deps.onStockMoved?.();
+      await keepReservation(orderId);
+      return outcome.order;
+    }
+    if (outcome.reason === "duplicate") {
+      // PostgreSQL has this order but Redis had no reservation for it (Redis lost its data): the one just
+      // made is a second hold on the same units, so it goes back before the stored order is returned.
+      // Its own reservation may have been lost with the rest, so it is restored from PostgreSQL if it is open.
+      await reservations.release(orderId, { forget: true });
+      const stored = await find(orderId);
+      if (stored) {
+        await keepReservation(orderId);
+        return sameRequest(stored, hash);
+      }
+    }
+    const why =
+      outcome.reason === "duplicate"
+        ? "PostgreSQL refused it as a duplicate but has no order with its id"
+        : "a product has no stock row in PostgreSQL";
+    return undoReservation(orderId, hash, new Error(`order ${orderId}: ${why}`));
   };
 }
 

@@ -1,6 +1,7 @@
 import type { PrismaClient } from "../../../common/prisma.ts";
 import { appError, badInput, ErrorCode } from "../../../common/errors.ts";
 import type { OrderLineInput } from "./input.ts";
+import { createBatching } from "../../../common/batching.ts";
 
 export interface PricedLine {
   productId: string;
@@ -17,22 +18,40 @@ export interface CataloguePrice {
 
 const MAX_TOTAL_CENTS = 2_147_483_647; // the orders.total_cents column is a 32-bit integer
 
+export interface Placement {
+  /** The request hash of the order that already has this id (a retry), or null. */
+  existingRequestHash: string | null;
+  prices: Map<string, CataloguePrice>;
+}
+
 /**
- * The two reads every placeOrder makes, in one round trip: the request hash of an order that already has
- * this id (a retry), and the catalogue prices of the products, from PostgreSQL (never a cache: the price is
- * the server's at this moment).
+ * The two reads every placeOrder makes, for many concurrent requests in one round trip (common/batching.ts): the
+ * request hash of an order that already has the request's id, and the catalogue prices of its products, from
+ * PostgreSQL (never a cache: the price is the server's at this moment).
  */
-export async function readForPlacement(prisma: PrismaClient, orderId: string, productIds: string[]) {
-  const rows = await prisma.$queryRaw<({ existing: string | null; id: string | null } & Partial<CataloguePrice>)[]>`
-    SELECT o.request_hash AS existing, p.id::text AS id, p.price_cents AS "priceCents", p.price_version AS "priceVersion",
-           p.currency, p.active
-    FROM (SELECT 1) AS one
-    LEFT JOIN orders o ON o.id = ${orderId}::uuid
-    LEFT JOIN products p ON p.id = ANY(${productIds}::uuid[])`;
-  const prices = new Map<string, CataloguePrice>();
-  for (const r of rows)
-    if (r.id) prices.set(r.id, { priceCents: r.priceCents!, priceVersion: r.priceVersion!, currency: r.currency!.trim(), active: r.active! });
-  return { existingRequestHash: rows[0]?.existing ?? null, prices };
+export function createPlacementReader(prisma: PrismaClient) {
+  const read = createBatching<{ orderId: string; productIds: string[] }, Placement>(async (requests) => {
+    const orderIds = requests.map((r) => r.orderId);
+    const productIds = [...new Set(requests.flatMap((r) => r.productIds))];
+    const rows = await prisma.$queryRaw<({ kind: "order" | "product"; id: string; existing: string | null } & Partial<CataloguePrice>)[]>`
+      SELECT 'order' AS kind, o.id::text AS id, o.request_hash AS existing, NULL::int AS "priceCents", NULL::int AS "priceVersion",
+             NULL::text AS currency, NULL::boolean AS active
+      FROM orders o WHERE o.id = ANY(${orderIds}::uuid[])
+      UNION ALL
+      SELECT 'product', p.id::text, NULL, p.price_cents, p.price_version, p.currency, p.active
+      FROM products p WHERE p.id = ANY(${productIds}::uuid[])`;
+    const existing = new Map<string, string>();
+    const prices = new Map<string, CataloguePrice>();
+    for (const r of rows) {
+      if (r.kind === "order") existing.set(r.id, r.existing!);
+      else prices.set(r.id, { priceCents: r.priceCents!, priceVersion: r.priceVersion!, currency: r.currency!.trim(), active: r.active! });
+    }
+    return requests.map((r) => ({
+      existingRequestHash: existing.get(r.orderId) ?? null,
+      prices: new Map(r.productIds.flatMap((id) => (prices.has(id) ? [[id, prices.get(id)!] as const] : []))),
+    }));
+  });
+  return (orderId: string, productIds: string[]): Promise<Placement> => read({ orderId, productIds });
 }
 
 /**

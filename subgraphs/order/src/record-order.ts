@@ -4,7 +4,7 @@ import type { PricedLine } from "./pricing.ts";
 import { orderStatusChanged } from "./transitions.ts";
 import { envelopesSql, outboxInsertSql } from "../../../common/outbox.ts";
 import { stockWriterLocksSql } from "../../../common/orders/stock-locks.ts";
-import { stockMovesSql } from "./stock-moves.ts";
+import { moveDeltas } from "./stock-moves.ts";
 
 export interface NewOrder {
   id: string;
@@ -18,25 +18,16 @@ export interface NewOrder {
   lines: PricedLine[];
 }
 
-/** A unique violation from a raw statement (Prisma reports those as P2010 with the driver's SQLSTATE). */
-export function isRawUniqueViolation(error: unknown): boolean {
-  if (!(error instanceof Prisma.PrismaClientKnownRequestError) || error.code !== "P2010") return false;
-  const cause = (error.meta as { driverAdapterError?: { cause?: { originalCode?: string } } } | undefined)?.driverAdapterError?.cause;
-  return cause?.originalCode === "23505";
-}
+/** What became of one order of a batch (recordReservedOrders). */
+export type RecordOutcome =
+  | { written: true; order: OrderRecord }
+  /** An order with this id or this user's key exists already (its Redis reservation was lost): nothing written. */
+  | { written: false; reason: "duplicate" }
+  /** A product has no stock row: nothing written. */
+  | { written: false; reason: "no_stock_row" };
 
-/**
- * Writes a RESERVED order durably in ONE statement: the order, its lines, its stock moves (the stock journal,
- * stock-moves.ts) and its OrderStatusChanged event. It reads the stock rows but locks and updates none: every order
- * of a hot product would otherwise queue on that product's row. The stock aggregator folds the moves into the rows
- * (and sends StockChanged) in batches. The statement holds the products' rebuild locks shared (stock-locks.ts);
- * writers never wait for each other there. Every part is conditional on every product having a stock row, so the
- * statement writes everything or nothing. The order's unique keys make a duplicate fail (isRawUniqueViolation).
- * Returns null when a product has no stock row (nothing written).
- */
-export async function recordReservedOrder(prisma: PrismaClient, order: NewOrder): Promise<OrderRecord | null> {
-  const at = new Date();
-  const record: OrderRecord = {
+function recordOf(order: NewOrder, at: Date): OrderRecord {
+  return {
     id: order.id,
     userId: order.userId,
     idempotencyKey: order.idempotencyKey,
@@ -51,31 +42,62 @@ export async function recordReservedOrder(prisma: PrismaClient, order: NewOrder)
     updatedAt: at,
     items: order.lines.map((l) => ({ orderId: order.id, ...l })),
   };
-  const ids = order.lines.map((l) => l.productId);
-  const quantities = order.lines.map((l) => l.quantity);
-  const prices = order.lines.map((l) => l.unitPriceCents);
-  const [result] = await prisma.$queryRaw<{ moved: number }[]>`
-    WITH gate AS (${stockWriterLocksSql(ids)}
+}
+
+/**
+ * Writes RESERVED orders durably, many in ONE statement (placeOrder batches the orders of concurrent requests,
+ * common/batching.ts): each order, its lines, its stock moves (the stock journal, stock-moves.ts) and its
+ * OrderStatusChanged event. It reads the products' stock rows but locks and updates none: every order of a hot
+ * product would otherwise queue on that product's row. The stock aggregator folds the moves into the rows (and sends
+ * StockChanged) in batches. The statement holds the products' rebuild locks shared (stock-locks.ts); writers never
+ * wait for each other there. Each order is written wholly or not at all: not when one of its products has no stock
+ * row, nor when its id or its user's key is taken (`ON CONFLICT DO NOTHING`: a duplicate does not fail the others).
+ * Answers one outcome per order, in order.
+ */
+export async function recordReservedOrders(prisma: PrismaClient, orders: readonly NewOrder[]): Promise<RecordOutcome[]> {
+  const at = new Date();
+  const records = orders.map((o) => recordOf(o, at));
+  const lines = orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })));
+  const reserve = moveDeltas("reserve");
+  const [result] = await prisma.$queryRaw<{ complete: string[] | null; written: string[] | null }[]>`
+    WITH gate AS (${stockWriterLocksSql(lines.map((l) => l.productId))}
+    ), input_orders AS (
+      SELECT * FROM unnest(${orders.map((o) => o.id)}::uuid[], ${orders.map((o) => o.userId)}::text[],
+                           ${orders.map((o) => o.idempotencyKey)}::text[], ${orders.map((o) => o.requestHash)}::text[],
+                           ${orders.map((o) => o.totalCents)}::int[], ${orders.map((o) => o.currency)}::text[],
+                           ${orders.map((o) => o.reservedUntil)}::timestamptz[])
+        AS o(id, user_id, idempotency_key, request_hash, total_cents, currency, reserved_until)
+    ), input_lines AS (
+      SELECT * FROM unnest(${lines.map((l) => l.orderId)}::uuid[], ${lines.map((l) => l.productId)}::uuid[],
+                           ${lines.map((l) => l.quantity)}::int[], ${lines.map((l) => l.unitPriceCents)}::int[])
+        AS l(order_id, product_id, quantity, price)
     ), complete AS (
-      SELECT count(*) = ${ids.length} AS ok FROM stock WHERE product_id = ANY(${ids}::uuid[]) AND (SELECT locks FROM gate) >= 0
-    ), new_order AS (
+      SELECT o.id FROM input_orders o
+      WHERE (SELECT locks FROM gate) >= 0
+        AND NOT EXISTS (SELECT 1 FROM input_lines l WHERE l.order_id = o.id
+                        AND NOT EXISTS (SELECT 1 FROM stock s WHERE s.product_id = l.product_id))
+    ), new_orders AS (
       INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, total_cents, currency, reserved_until, created_at, updated_at)
-      SELECT ${order.id}::uuid, ${order.userId}, ${order.idempotencyKey}, ${order.requestHash}, 'RESERVED', ${order.totalCents},
-             ${order.currency}, ${order.reservedUntil}, ${at}, ${at}
-      WHERE (SELECT ok FROM complete)
+      SELECT o.id, o.user_id, o.idempotency_key, o.request_hash, 'RESERVED', o.total_cents, o.currency, o.reserved_until, ${at}, ${at}
+      FROM input_orders o WHERE o.id IN (SELECT id FROM complete)
+      ON CONFLICT DO NOTHING
+      RETURNING id
     ), new_lines AS (
       INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
-      SELECT ${order.id}::uuid, l.product_id, l.quantity, l.price
-      FROM unnest(${ids}::uuid[], ${quantities}::int[], ${prices}::int[]) AS l(product_id, quantity, price)
-      WHERE (SELECT ok FROM complete)
+      SELECT l.order_id, l.product_id, l.quantity, l.price FROM input_lines l WHERE l.order_id IN (SELECT id FROM new_orders)
     ), moved AS (
       INSERT INTO stock_moves (product_id, order_id, available, reserved, sold)
-      SELECT * FROM (${stockMovesSql(order.id, order.lines, "reserve")}) m WHERE (SELECT ok FROM complete)
-      RETURNING 1
+      SELECT l.product_id, l.order_id, l.quantity * ${reserve.available}, l.quantity * ${reserve.reserved}, l.quantity * ${reserve.sold}
+      FROM input_lines l WHERE l.order_id IN (SELECT id FROM new_orders)
     ), events AS (${outboxInsertSql({
       topic: "order",
-      envelopes: Prisma.sql`${envelopesSql([orderStatusChanged(record, null)])} WHERE (SELECT ok FROM complete)`,
+      envelopes: Prisma.sql`SELECT e FROM (${envelopesSql(records.map((r) => orderStatusChanged(r, null)))}) AS s(e)
+        WHERE (e->>'aggregateId')::uuid IN (SELECT id FROM new_orders)`,
     })})
-    SELECT (SELECT count(*)::int FROM moved) AS moved`;
-  return result?.moved === ids.length ? record : null;
+    SELECT (SELECT array_agg(id::text) FROM complete) AS complete, (SELECT array_agg(id::text) FROM new_orders) AS written`;
+  const complete = new Set(result?.complete ?? []);
+  const written = new Set(result?.written ?? []);
+  return records.map((order) =>
+    written.has(order.id) ? { written: true, order } : { written: false, reason: complete.has(order.id) ? "duplicate" : "no_stock_row" },
+  );
 }

@@ -10,6 +10,9 @@ const DELTAS: Record<StockMove, { available: number; reserved: number; sold: num
   commit: { available: 0, reserved: -1, sold: 1 },
 };
 
+/** How one unit of a move changes each counter. */
+export const moveDeltas = (move: StockMove) => DELTAS[move];
+
 export interface StockLine {
   productId: string;
   quantity: number;
