@@ -1,3 +1,5 @@
+import { createWriteStream } from "node:fs";
+import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ENTRIES, SERVICE_NAMES, withFreePorts } from "../../scripts/services.ts";
@@ -25,7 +27,12 @@ export async function startPlatform(baseEnv: NodeJS.ProcessEnv) {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const keep = (chunk: Buffer) => void tails.set(name, ((tails.get(name) ?? "") + chunk.toString("utf8")).slice(-TAIL_BYTES));
+    // CHAOS_LOG_DIR=<dir> also appends every process's whole output to <dir>/<name>.log (the tail is kept either way).
+    const file = process.env.CHAOS_LOG_DIR ? createWriteStream(path.join(process.env.CHAOS_LOG_DIR, `${name}.log`), { flags: "a" }) : null;
+    const keep = (chunk: Buffer) => {
+      file?.write(chunk);
+      tails.set(name, ((tails.get(name) ?? "") + chunk.toString("utf8")).slice(-TAIL_BYTES));
+    };
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
     children.set(name, child);

@@ -27,6 +27,11 @@ export interface PlaceOrderDeps {
 }
 
 const TWIN_POLL_MS = 20;
+/**
+ * Past this age a reservation whose order is not in PostgreSQL has no live request behind it: a request's reads and
+ * write are each bounded by the statement timeout (10 s), so one that reserved this long ago has ended.
+ */
+const TWIN_TAKEOVER_MS = 30_000;
 /** Rebuilds a request runs when Redis keeps losing its data under them, before it fails (nothing reserved). */
 const REBUILD_ATTEMPTS = 3;
 const keyReused = () => appError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was already used for a different order request.");
@@ -80,12 +85,20 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
     throw appError(ErrorCode.OUT_OF_STOCK, `Not enough stock for product ${productId}; nothing was reserved.`, { productId, available });
   }
 
-  /** A twin holds the reservation: wait until its order is committed, or until it gave up (reservation gone). */
-  async function awaitTwin(orderId: string, hash: string): Promise<OrderRecord | "gone"> {
+  /**
+   * A twin holds the reservation: wait until its order is committed, or until it gave up (reservation gone). A
+   * reservation older than any request can run (TWIN_TAKEOVER_MS) whose order is not in PostgreSQL lost its request
+   * (its process was killed between the reservation and the write): it is `abandoned`, and this request writes the
+   * order on it, instead of every retry failing until the sweeper releases it.
+   */
+  async function awaitTwin(orderId: string, hash: string): Promise<OrderRecord | "gone" | { abandoned: number }> {
     for (let waited = 0; waited <= (deps.twinWaitMs ?? 8_000); waited += TWIN_POLL_MS) {
       const order = await find(orderId);
       if (order) return sameRequest(order, hash);
-      if (!(await reservations.inspect(orderId))) return "gone";
+      const reservation = await reservations.inspect(orderId);
+      if (!reservation) return "gone";
+      const reservedAt = reservation.expiresAtMs - deps.reservationTtlSeconds * 1000;
+      if (reservation.state === "reserved" && deps.now() - reservedAt > TWIN_TAKEOVER_MS) return { abandoned: reservation.expiresAtMs };
       await deps.sleep(TWIN_POLL_MS);
     }
     throw new Error(`order ${orderId}: a concurrent request with the same idempotency key did not finish in time`);
@@ -128,12 +141,22 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
       if (existing) return existing;
     }
     const { lines, totalCents, currency } = priceLines(catalogue.prices, request.items);
-    const expiresAtMs = deps.now() + deps.reservationTtlSeconds * 1000;
+    let expiresAtMs = deps.now() + deps.reservationTtlSeconds * 1000;
+    // When this request made the reservation (null: it writes on an abandoned one, see awaitTwin).
+    let reservedAtMs: number | null = null;
     for (let attempt = 1; ; attempt++) {
       const reserved = await reserve(userId, orderId, expiresAtMs, hash, lines);
-      if (reserved.ok) break;
+      if (reserved.ok) {
+        reservedAtMs = deps.now();
+        break;
+      }
       if (reserved.requestHash !== hash) throw keyReused();
       const twin = await awaitTwin(orderId, hash);
+      if (twin !== "gone" && "abandoned" in twin) {
+        log.warn({ orderId }, "writing the order on a reservation its request abandoned");
+        expiresAtMs = twin.abandoned;
+        break;
+      }
       if (twin !== "gone") return twin;
       if (attempt >= 2) throw new Error(`order ${orderId}: reservation kept disappearing under a concurrent twin`);
     }
@@ -159,15 +182,16 @@ export function createPlaceOrder(deps: PlaceOrderDeps) {
       return outcome.order;
     }
     if (outcome.reason === "duplicate") {
-      // PostgreSQL has this order but Redis had no reservation for it (Redis lost its data): the one just
-      // made is a second hold on the same units, so it goes back before the stored order is returned.
-      // Its own reservation may have been lost with the rest, so it is restored from PostgreSQL if it is open.
-      await reservations.release(orderId, { forget: true });
       const stored = await find(orderId);
-      if (stored) {
+      // Written before this request reserved: PostgreSQL had the order but Redis had no reservation for it (Redis
+      // lost its data), so the one just made is a second hold on the same units and goes back first. Its own
+      // reservation may have been lost with the rest, so it is restored from PostgreSQL if it is open. Written
+      // since: by a request that took over this one's reservation (awaitTwin), which the order now holds.
+      if (stored && reservedAtMs !== null && stored.createdAt.getTime() < reservedAtMs) {
+        await reservations.release(orderId, { forget: true });
         await keepReservation(orderId);
-        return sameRequest(stored, hash);
       }
+      if (stored) return sameRequest(stored, hash);
     }
     const why =
       outcome.reason === "duplicate"

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { adminToken, startStack, token, type Stack, codeOf } from "../../../test/harness.ts";
+import { adminToken, config, startStack, token, type Stack, codeOf } from "../../../test/harness.ts";
+import { requestHash } from "../src/input.ts";
 import { stockKey } from "../../../common/stock.ts";
 import { reservationKey } from "../../../common/orders/reservation-keys.ts";
 import { orderIdFor } from "../../../common/orders/order-id.ts";
@@ -247,4 +248,33 @@ test("when the PostgreSQL write fails the Redis reservation is given back and th
   expect(retried.data!.placeOrder.status).toBe("RESERVED");
   expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 3, reserved: 2, sold: 0 });
   expect(await stack.order.domain.reservations.heldUnits(userId)).toBe(2);
+});
+
+test("a retry writes the order on the reservation its killed request left behind, holding the units once", async () => {
+  const product = await createProduct(stack.gql, admin, 10);
+  const userId = `u-${randomUUID()}`;
+  const input = orderInput([line(product, 3)]);
+  const orderId = orderIdFor(userId, input.idempotencyKey);
+  const { reservations, counters } = stack.order.domain;
+  await counters.read([product.id]);
+  // What a request killed between its reservation and its write leaves: a reservation made 31 s ago, no order.
+  const expiresAt = Date.now() + config.RESERVATION_TTL_SECONDS * 1000 - 31_000;
+  expect(
+    await reservations.reserve(
+      orderId,
+      expiresAt,
+      requestHash([line(product, 3)] as Parameters<typeof requestHash>[0]),
+      [{ productId: product.id, quantity: 3 }],
+      userId,
+    ),
+  ).toEqual({
+    ok: true,
+  });
+  const retried = await place(await token(userId), input);
+  expect(retried.errors).toBeUndefined();
+  expect(retried.data!.placeOrder).toMatchObject({ id: orderId, status: "RESERVED", reservedUntil: new Date(expiresAt).toISOString() });
+  expect(await redisStock(stack.redis, product.id)).toEqual({ available: 7, reserved: 3, sold: 0 });
+  expect(await pgStock(stack.prisma, product.id)).toEqual({ available: 7, reserved: 3, sold: 0 });
+  expect(await reservations.heldUnits(userId)).toBe(3);
+  expect(await reservations.inspect(orderId)).toMatchObject({ state: "reserved" });
 });
