@@ -58,6 +58,8 @@ export async function benchEnv(logger: Logger, extra: Record<string, string> = {
     LOG_LEVEL: "error",
     SEED: "false",
     ...BENCH_RATE_LIMITS,
+    // Benches send their own documents, which no manifest lists (production's default is `required`).
+    PERSISTED_DOCUMENTS: "optional",
     ...extra,
   });
   await prepare(loadConfig(env), logger);
