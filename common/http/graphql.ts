@@ -100,6 +100,7 @@ export const headerOf =
  */
 export function answerFailure(res: ResponseLike, error: unknown, logger: Logger, requestId: string = randomUUID()): void {
   if (isRefusal(error)) return answerRefusal(res, error);
+  if (clientClosed(error)) return void logger.debug({ requestId }, "the client closed the connection before its request was read");
   const status = error instanceof BodyError ? error.status : 500;
   if (status === 500) logger.error({ err: error, requestId }, "unexpected error serving /graphql");
   if (!res.headersSent) res.writeHead(status, { "content-type": "application/json", [REQUEST_ID_HEADER]: requestId });
@@ -109,6 +110,12 @@ export function answerFailure(res: ResponseLike, error: unknown, logger: Logger,
       : { message: (error as Error).message, extensions: { code: "BAD_REQUEST" } };
   res.end(JSON.stringify({ errors: [body] }));
 }
+
+/** Node's error for a request body cut off by the client closing its connection (an `aborted` IncomingMessage): no one to answer. */
+const clientClosed = (error: unknown) => {
+  const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
+  return message === "aborted" && code === "ECONNRESET";
+};
 
 /** Answers a request refused before GraphQL ran (an operation limit, a bad string input) with the error's HTTP status. */
 function answerRefusal(res: ResponseLike, error: GraphQLError): void {
