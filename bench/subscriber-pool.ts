@@ -40,10 +40,13 @@ function nextMessage<T extends SubscriberWorkerMessage["type"]>(worker: Worker, 
  * `stop` closes them and returns every latency sample (ascending) and the counts of failures.
  */
 export function startSubscribers(options: SubscriberWorkerData & { workers: number }) {
-  const { subscribers, workers: wanted, ...shared } = options;
+  const { subscribers, workers: wanted, tokens, ...shared } = options;
   const n = Math.max(1, Math.min(wanted, subscribers)); // no worker without subscribers
+  let first = 0; // the first subscriber of the next worker, for its share of `tokens`
   const workers = Array.from({ length: n }, (_, i) => {
-    const data: SubscriberWorkerData = { ...shared, subscribers: Math.floor(subscribers / n) + (i < subscribers % n ? 1 : 0) };
+    const share = Math.floor(subscribers / n) + (i < subscribers % n ? 1 : 0);
+    const data: SubscriberWorkerData = { ...shared, subscribers: share, ...(tokens ? { tokens: tokens.slice(first, first + share) } : {}) };
+    first += share;
     return typeScriptWorker(new URL("./subscriber-worker.ts", import.meta.url), data);
   });
   // A worker that fails between messages must fail the run, not hang it: remember why, and check at stop.

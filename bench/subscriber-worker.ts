@@ -17,18 +17,21 @@ export interface SubscriberWorkerData {
   query: string;
   productId: string;
   subscribers: number;
+  /** One client token per subscriber of this worker (BENCH_SIGNED_IN=1), sent in `connection_init`; absent: anonymous. */
+  tokens?: string[];
 }
 
 export type SubscriberWorkerMessage =
   { type: "ready"; failed: number; firstError?: string } | { type: "done"; latencies: Float64Array; dropped: number; errors: number };
 
-const { url, query, productId, subscribers } = workerData as SubscriberWorkerData;
+const { url, query, productId, subscribers, tokens } = workerData as SubscriberWorkerData;
 const port = parentPort!;
 const CHANGED_AT = Buffer.from('"changedAt":"');
 const NEXT = Buffer.from('"type":"next"');
 const ACK = Buffer.from('"type":"connection_ack"');
 const subscribeFrame = JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables: { ids: [productId] } } });
-const initFrame = JSON.stringify({ type: "connection_init", payload: {} });
+const initFrame = (token: string | undefined) =>
+  JSON.stringify({ type: "connection_init", payload: token ? { authorization: `Bearer ${token}` } : {} });
 
 let latencies = new Float64Array(1 << 16);
 let count = 0;
@@ -58,7 +61,7 @@ function latencyOf(frame: Buffer, now: number): number | undefined {
   return now - Date.parse(frame.toString("latin1", start, end));
 }
 
-function connect() {
+function connect(index: number) {
   let first = true;
   let lost = false;
   const drop = (why: string) => {
@@ -76,7 +79,7 @@ function connect() {
   };
   const socket = new WebSocket(url, "graphql-transport-ws", { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30_000 });
   sockets.push(socket);
-  socket.on("open", () => socket.send(initFrame));
+  socket.on("open", () => socket.send(initFrame(tokens?.[index])));
   socket.on("message", (frame: Buffer) => {
     const now = Date.now();
     if (frame.indexOf(NEXT) >= 0) {
@@ -97,7 +100,7 @@ function connect() {
 
 // Connect in batches, as a crowd arrives, rather than 5000 handshakes in one tick.
 const connectBatch = (from: number) => {
-  for (let i = from; i < Math.min(from + 125, subscribers); i++) connect();
+  for (let i = from; i < Math.min(from + 125, subscribers); i++) connect(i);
   if (from + 125 < subscribers) setTimeout(() => connectBatch(from + 125), 50);
 };
 if (subscribers > 0) connectBatch(0);

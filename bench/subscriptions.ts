@@ -10,12 +10,15 @@ import { startSubscribers } from "./subscriber-pool.ts";
 // `npm run bench:subscriptions`: BENCH_SUBSCRIBERS (default 5000) WebSocket clients subscribe to
 // `stockChanged` for one product through the router while buyers place orders for it through the router
 // (BENCH_BUYERS concurrent, default 10, for BENCH_DURATION s, default 20). The subscribers run in
-// BENCH_SUBSCRIBER_WORKERS worker threads (default 2). Reports delivery latency from the
-// committed change (`changedAt`) to each client, memory per connection, and dropped connections.
+// BENCH_SUBSCRIBER_WORKERS worker threads (default 2). BENCH_SIGNED_IN=1 signs every subscriber in with a
+// token of its own (a user each), so the run measures sharing across identities (`stockChanged` is @public:
+// docs/subscriptions.md); default anonymous. Reports delivery latency from the committed change (`changedAt`) to
+// each client, memory per connection, and dropped connections.
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 5_000);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 10);
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
 const WORKERS = Number(process.env.BENCH_SUBSCRIBER_WORKERS ?? 2);
+const SIGNED_IN = process.env.BENCH_SIGNED_IN === "1";
 const log = createLogger("bench-subscriptions", "info");
 
 const env = await benchEnv(log);
@@ -35,8 +38,11 @@ const platform = await startPlatform(env);
 const wsUrl = platform.url.replace(/^http/, "ws");
 const query = `subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available changedAt } }`;
 
+const tokens = SIGNED_IN
+  ? await Promise.all(Array.from({ length: SUBSCRIBERS }, (_, i) => signClientToken(config.JWT_SECRET, `bench-watcher-${i}-${randomUUID()}`)))
+  : undefined;
 const routerRssBefore = platform.rss("router");
-const subscribers = startSubscribers({ url: wsUrl, query, productId: product.id, subscribers: SUBSCRIBERS, workers: WORKERS });
+const subscribers = startSubscribers({ url: wsUrl, query, productId: product.id, subscribers: SUBSCRIBERS, workers: WORKERS, tokens });
 let failing = false;
 const failed = async (error: unknown): Promise<never> => {
   if (failing) return new Promise<never>(() => undefined);
@@ -82,7 +88,7 @@ await platform.stop();
 const purchases = outcomes.ok ?? 0;
 process.stdout.write(
   [
-    `stockChanged through the router: ${SUBSCRIBERS} WebSocket subscribers, ${BUYERS} concurrent buyers for ${DURATION} s`,
+    `stockChanged through the router: ${SUBSCRIBERS} WebSocket subscribers (${SIGNED_IN ? "each signed in as a user of its own" : "anonymous"}), ${BUYERS} concurrent buyers for ${DURATION} s`,
     "",
     `purchases: ${purchases} ok (${(purchases / DURATION).toFixed(0)}/s), outcomes ${JSON.stringify(outcomes)}`,
     `deliveries after the first value: ${sorted.length} (${(sorted.length / SUBSCRIBERS).toFixed(1)} per subscriber; coalesced to <= 10/s per subscriber)`,

@@ -225,6 +225,22 @@ const schema = z.object({
    * `http://localhost:<PORT>/graphql`). Set it to the router's public URL where the storefront is deployed.
    */
   WEB_GRAPHQL_URL: z.union([z.literal(""), z.string().url()]).default(""),
+  /**
+   * What runs the router's queries and mutations that need several subgraphs (those one subgraph answers alone
+   * pass through either way): `executor` (default), the router's own plan executor (router/src/executor/,
+   * docs/read-path.md), which answers exactly as the gateway does and leaves to it what it does not run;
+   * `gateway`, @apollo/gateway's executeQueryPlan for all of them.
+   */
+  ROUTER_EXECUTOR: z.enum(["gateway", "executor"]).default("executor"),
+  /**
+   * Persisted documents (docs/edge-protection.md, Persisted documents): `optional` runs any document and serves the manifest's
+   * (schema/persisted-documents.json) and APQ registrations by id; `required` runs only the manifest's documents.
+   * Default (unset or empty): `optional`, `required` when NODE_ENV=production.
+   */
+  PERSISTED_DOCUMENTS: z
+    .enum(["", "optional", "required"])
+    .default("")
+    .transform((v) => (v === "" ? undefined : v)),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,7 +1,8 @@
 /**
  * The router's `/graphql`, the one place that decides which path a request takes: a multipart subscription is
  * streamed (subscriptions/multipart.ts), an operation one subgraph answers alone passes through
- * (passthrough.ts), everything else runs on the gateway (Apollo Server).
+ * (passthrough.ts), one that needs several runs on the router's plan executor when it is on
+ * (executor/executor.ts), everything else runs on the gateway (Apollo Server).
  */
 import type http from "node:http";
 import { CLIENT_IP_HEADER, REQUEST_ID_HEADER, requestIdOf } from "../../common/forwarded-headers.ts";
@@ -16,6 +17,8 @@ export interface GraphQLRouteOptions {
   multipart: Path;
   /** Null when the pass-through is off (`createRouter({ passthrough: false })`). */
   passthrough: Path | null;
+  /** The router's own plan executor (executor/executor.ts); null when ROUTER_EXECUTOR=gateway. */
+  executor?: Path | null;
   /** Apollo Server with the gateway. */
   gateway: (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => Promise<void>;
   logger: Logger;
@@ -26,6 +29,11 @@ export interface GraphQLRouteOptions {
   checkLimits?: (req: http.IncomingMessage, body: unknown) => void;
   /** Largest request body in bytes (OPERATION_MAX_BODY_BYTES; default 1 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Persisted documents (persisted/requests.ts), before the limits and every path: returns the body with ids
+   * replaced by their documents (a GET's URL rewritten), or throws a refusal. Absent: bodies go on as they are.
+   */
+  persisted?: (req: http.IncomingMessage, res: http.ServerResponse, body: unknown) => unknown;
   /** Sets the CORS headers of every answer and answers preflights itself (true): cors.ts. */
   cors: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   /** Peers whose `X-Forwarded-For` names the client (TRUSTED_PROXIES; common/client-address.ts). */
@@ -65,10 +73,12 @@ export function createGraphQLRoute(options: GraphQLRouteOptions) {
     try {
       stampClientIp(req, options.trustedProxies);
       if (options.admit && !(await options.admit(req, res))) return;
-      const body = await readBody(req, options.maxBodyBytes);
+      const read = await readBody(req, options.maxBodyBytes);
+      const body = options.persisted ? options.persisted(req, res, read) : read;
       options.checkLimits?.(req, body);
       if (await options.multipart(req, res, body)) return;
       if (options.passthrough && (await options.passthrough(req, res, body))) return;
+      if (options.executor && (await options.executor(req, res, body))) return;
       await options.gateway(req, res, body);
     } catch (error) {
       answerFailure(res, error, options.logger, requestId);

@@ -8,6 +8,7 @@ import { operationLimitsFrom } from "../../common/operation-limits-config.ts";
 import { parseOrigins } from "./cors.ts";
 import { createRateLimitRedis } from "./rate-limit.ts";
 import { parseCidrList } from "../../common/client-address.ts";
+import { parseManifest, PERSISTED_DOCUMENTS_FILE } from "../../schema/persisted-documents.ts";
 
 const config = loadConfig();
 const logger = createLogger("router", config.LOG_LEVEL);
@@ -21,6 +22,7 @@ await lifecycle.run(async () => {
     jwtSecret: config.JWT_SECRET,
     internalSecret: config.INTERNAL_SECRET,
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    executor: config.ROUTER_EXECUTOR,
     subgraphBatching: ["all", "none"].includes(config.SUBGRAPH_BATCHING)
       ? (config.SUBGRAPH_BATCHING as "all" | "none")
       : config.SUBGRAPH_BATCHING.split(",")
@@ -53,6 +55,10 @@ await lifecycle.run(async () => {
     maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,
     operationLimits: operationLimitsFrom(config),
     maxBodyBytes: config.OPERATION_MAX_BODY_BYTES,
+    persistedDocuments: {
+      mode: config.PERSISTED_DOCUMENTS ?? (config.NODE_ENV === "production" ? "required" : "optional"),
+      manifest: parseManifest(readFileSync(PERSISTED_DOCUMENTS_FILE, "utf8")),
+    },
     logger,
   });
   lifecycle.add("http", router, (r) => r.close());

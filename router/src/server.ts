@@ -1,4 +1,5 @@
 import { Histogram } from "prom-client";
+import { parse } from "graphql";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { sandboxLandingPage } from "./landing-page.ts";
 import { createClientTokenVerifier, signInternalIdentity, type ClientTokenOptions, type Identity } from "../../common/identity.ts";
@@ -15,6 +16,7 @@ import { createCors, createOriginPolicy } from "./cors.ts";
 import { createRateLimit, type RateLimitOptions } from "./rate-limit.ts";
 import { clientAddressOf, parseCidrList, type AddressList } from "../../common/client-address.ts";
 import { createPassthrough } from "./passthrough.ts";
+import { createExecutor } from "./executor/executor.ts";
 import { createSubgraphSender } from "./subgraph-batch.ts";
 import type { RouterContext } from "./context.ts";
 import { createSubscriptionPlanner } from "./subscriptions/planner.ts";
@@ -26,6 +28,9 @@ import { attachWebSocket } from "./subscriptions/websocket.ts";
 import { createSubscriptionGuard, type SubscriptionLimits } from "./subscriptions/subscription-guard.ts";
 import { createOperationGuard, createRequestGuard, type OperationLimits } from "../../common/operation-limits.ts";
 import { defaultOperationLimits } from "../../common/operation-limits-config.ts";
+import { createPersistedDocuments } from "./persisted/documents.ts";
+import { createPersistedRequests, type PersistedMode } from "./persisted/requests.ts";
+import type { PersistedDocumentsManifest } from "../../schema/persisted-documents.ts";
 
 export interface RouterOptions {
   supergraphSdl: string;
@@ -51,6 +56,11 @@ export interface RouterOptions {
   heartbeatMs?: number;
   /** Send operations one subgraph answers alone straight to it (default true; false: everything on the gateway). */
   passthrough?: boolean;
+  /**
+   * What runs the other queries and mutations (ROUTER_EXECUTOR): "executor" (default), the router's own
+   * (executor/executor.ts), which leaves to the gateway what it does not run; "gateway", @apollo/gateway's executeQueryPlan.
+   */
+  executor?: "gateway" | "executor";
   /** Time a WebSocket client has to send `connection_init` (default 3 000 ms). */
   connectionInitWaitTimeoutMs?: number;
   /**
@@ -74,6 +84,11 @@ export interface RouterOptions {
   operationLimits?: OperationLimits | null;
   /** Largest `/graphql` request body in bytes (OPERATION_MAX_BODY_BYTES; default 1 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Persisted documents (persisted/): the trusted manifest (schema/persisted-documents.json) and whether other
+   * documents run (PERSISTED_DOCUMENTS; default: `optional` with no manifest, so ids are APQ registrations only).
+   */
+  persistedDocuments?: { mode: PersistedMode; manifest?: PersistedDocumentsManifest };
 }
 
 /** `/ready` of the router: every subgraph's own `/ready`. */
@@ -107,6 +122,7 @@ export async function createRouter(options: RouterOptions) {
   });
   const planner = createSubscriptionPlanner(options.supergraphSdl);
   const upstreams = createUpstreams(options.subgraphUrls, options.logger);
+  const metrics = createMetrics("router");
   const subscribe = createSubscriber({
     planner,
     upstreams,
@@ -115,6 +131,7 @@ export async function createRouter(options: RouterOptions) {
     // subscription that may live for hours, and the identity is valid for 60 s from signing.
     sign: (identity) => signInternalIdentity(identity, options.internalSecret),
     logger: options.logger,
+    registry: metrics.registry,
   });
   const identityOf = createClientTokenVerifier({ secret: options.jwtSecret, ...options.clientTokens });
   // A request's token is verified once, however many steps ask (the rate limit, then its path).
@@ -124,7 +141,6 @@ export async function createRouter(options: RouterOptions) {
     if (!identity) identities.set(req, (identity = identityOf(headerOf(req)("authorization"))));
     return identity;
   };
-  const metrics = createMetrics("router");
   const trustedProxies = options.trustedProxies ?? parseCidrList("");
   const subscriptionGuard = createSubscriptionGuard({
     ...options.subscriptionLimits,
@@ -134,6 +150,19 @@ export async function createRouter(options: RouterOptions) {
     isExempt: options.rateLimit ? (address) => options.rateLimit!.exempt.has(address) : undefined,
   });
   const batching = options.subgraphBatching ?? "all";
+  // One sender for the pass-through and the plan executor: their operations of one turn share a batch.
+  const send = createSubgraphSender({
+    dispatcher: agent,
+    timeoutMs: options.subgraphTimeoutMs ?? 10_000,
+    batches: (name) => batching === "all" || (Array.isArray(batching) && batching.includes(name)),
+    batchSize: new Histogram({
+      name: "router_subgraph_batch_size",
+      help: "Operations per request the pass-through and the plan executor sent, by subgraph (1: sent alone).",
+      labelNames: ["subgraph"],
+      buckets: [1, 2, 4, 8, 16, 32],
+      registers: [metrics.registry],
+    }),
+  });
   const passthrough =
     options.passthrough === false
       ? null
@@ -142,21 +171,14 @@ export async function createRouter(options: RouterOptions) {
           subgraphUrls: options.subgraphUrls,
           identityOf: identityOfRequest,
           sign,
-          send: createSubgraphSender({
-            dispatcher: agent,
-            timeoutMs: options.subgraphTimeoutMs ?? 10_000,
-            batches: (name) => batching === "all" || (Array.isArray(batching) && batching.includes(name)),
-            batchSize: new Histogram({
-              name: "router_subgraph_batch_size",
-              help: "Operations per request the pass-through sent, by subgraph (1: sent alone).",
-              labelNames: ["subgraph"],
-              buckets: [1, 2, 4, 8, 16, 32],
-              registers: [metrics.registry],
-            }),
-          }),
+          send,
           metrics,
           logger: options.logger,
         });
+  const executor =
+    (options.executor ?? "executor") === "executor"
+      ? createExecutor({ planner, subgraphUrls: options.subgraphUrls, identityOf: identityOfRequest, sign, send, metrics, logger: options.logger })
+      : null;
   const multipart = multipartSubscriptions({
     subscribe,
     heartbeatMs: options.heartbeatMs,
@@ -182,13 +204,21 @@ export async function createRouter(options: RouterOptions) {
     return { ...baseContextFor(req, res, options.logger), identity: await identityOfRequest(req), clientIp: header(CLIENT_IP_HEADER) };
   };
   const limits = options.operationLimits === undefined ? defaultOperationLimits() : options.operationLimits;
+  // One guard for every path, so a document checked once (a persisted one at startup) is a cache hit on each.
+  const operationGuard = limits ? createOperationGuard(limits) : undefined;
+  const documents = createPersistedDocuments({ manifest: options.persistedDocuments?.manifest, schema: planner.schema, guard: operationGuard });
+  const persisted = createPersistedRequests({ mode: options.persistedDocuments?.mode ?? "optional", documents });
+  // Each trusted document's route is decided now, so its first request takes the pass-through as the next ones do.
+  for (const document of documents.trusted()) passthrough?.route({ query: document.query, operationName: document.name });
   const route = createGraphQLRoute({
     multipart,
     passthrough: passthrough?.intercept ?? null,
+    executor: executor?.intercept ?? null,
     gateway: createApolloHandler(apollo, contextFor),
     logger: options.logger,
-    checkLimits: limits ? createRequestGuard(createOperationGuard(limits)) : undefined,
+    checkLimits: operationGuard ? createRequestGuard(operationGuard) : undefined,
     maxBodyBytes: options.maxBodyBytes,
+    persisted: persisted.resolveRequest,
     cors: createCors(allowsOrigin),
     trustedProxies: options.trustedProxies ?? parseCidrList(""),
     admit: options.rateLimit
@@ -203,7 +233,7 @@ export async function createRouter(options: RouterOptions) {
     identityOf,
     guard: subscriptionGuard,
     maxMessageBytes: options.maxMessageBytes,
-    operationGuard: limits ? createOperationGuard(limits) : undefined,
+    operationGuard: persisted.guardSocket(operationGuard ?? ((request) => parse(request.query))),
     now: options.now,
     logger: options.logger,
     allowsOrigin,

@@ -3,6 +3,8 @@ import { SetContextLink } from "@apollo/client/link/context";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { getMainDefinition } from "@apollo/client/utilities";
 import { createClient } from "graphql-ws";
+import persistedDocuments from "../../schema/persisted-documents.json";
+import { createPersistedLink } from "./persisted-link.ts";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting";
 
@@ -18,7 +20,8 @@ export interface Connection {
 
 /**
  * One Apollo Client per signed-in identity: subscriptions over graphql-ws (reconnecting forever, with
- * backoff), everything else over HTTP (HttpLink speaks Apollo's multipart protocol for @defer). After the
+ * backoff), everything else over HTTP (HttpLink speaks Apollo's multipart protocol for @defer), sent by the
+ * id of its persisted document (persisted-link.ts; graphql-ws sends the text, which the manifest holds too). After the
  * socket comes back, active queries are refetched, and subscriptions resubscribe, so a page recovers by
  * itself from a router restart.
  */
@@ -54,9 +57,11 @@ export function createConnection(graphqlUrl: string, token: string | null): Conn
     },
   });
 
-  const http = new SetContextLink(({ headers }) => ({ headers: { ...headers, ...(authorization ? { authorization } : {}) } })).concat(
+  const http = ApolloLink.from([
+    new SetContextLink(({ headers }) => ({ headers: { ...headers, ...(authorization ? { authorization } : {}) } })),
+    createPersistedLink(persistedDocuments),
     new HttpLink({ uri: graphqlUrl }),
-  );
+  ]);
   const isSubscription = ({ query }: ApolloLink.Operation) => {
     const definition = getMainDefinition(query);
     return definition.kind === "OperationDefinition" && definition.operation === "subscription";

@@ -13,6 +13,24 @@ export interface SubscriptionPlan {
   operationContext: OperationContext;
   /** Root field of the subscription (e.g. `stockChanged`). */
   rootField: string;
+  /** The root field is declared `@public` in its subgraph: its result is the same whoever asks (subscribe.ts). */
+  isPublic: boolean;
+}
+
+/** The spec of `@public` (subgraphs' schema.graphql), composed into the supergraph with @composeDirective. */
+const PUBLIC_SPEC = "https://flashgraph.dev/subscriptions";
+
+/** Subscription fields whose result does not depend on who asks: those the supergraph marks `@public`. */
+function publicSubscriptionFields(supergraph: Supergraph): Set<string> {
+  const directive = supergraph.schema.coreFeatures?.getByIdentity(PUBLIC_SPEC)?.directiveNameInSchema("public");
+  const root = supergraph.schema.schemaDefinition.rootType("subscription");
+  if (!directive || !root) return new Set();
+  return new Set(
+    root
+      .fields()
+      .filter((field) => field.appliedDirectivesOf(directive).length > 0)
+      .map((field) => field.name),
+  );
 }
 
 /**
@@ -26,6 +44,7 @@ export function createSubscriptionPlanner(supergraphSdl: string) {
   const supergraphSchema: GraphQLSchema = supergraph.schema.toGraphQLJSSchema();
   const planner = new QueryPlanner(supergraph);
   const cache = new LRUCache<string, SubscriptionPlan>({ max: 1_000 });
+  const publicFields = publicSubscriptionFields(supergraph);
 
   /** Validates and plans; returns the validation errors instead when the document is not valid. */
   function plan(document: DocumentNode, source: string, operationName?: string | null): SubscriptionPlan | readonly GraphQLError[] {
@@ -40,7 +59,7 @@ export function createSubscriptionPlanner(supergraphSdl: string) {
     if (node?.kind !== "Subscription") throw new Error("not a subscription operation");
     const rootSelection = operationContext.operation.selectionSet.selections[0];
     const rootField = rootSelection?.kind === "Field" ? rootSelection.name.value : "";
-    const result: SubscriptionPlan = { primary: node.primary, rest: node.rest, operationContext, rootField };
+    const result: SubscriptionPlan = { primary: node.primary, rest: node.rest, operationContext, rootField, isPublic: publicFields.has(rootField) };
     cache.set(key, result);
     return result;
   }

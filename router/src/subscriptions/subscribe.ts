@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Repeater } from "@repeaterjs/repeater";
 import { GraphQLError, type DocumentNode, type ExecutionResult } from "graphql";
+import { Counter, type Registry } from "prom-client";
+import { ANONYMOUS } from "../../../common/identity.ts";
 import { formatResult } from "./format.ts";
 import type { Logger } from "../../../common/logger.ts";
 import type { RouterContext } from "../context.ts";
@@ -19,7 +21,10 @@ export interface SubscribeArgs {
 
 /**
  * Subscribers with the same operation, variables and identity share one upstream subscription and one
- * execution per event; the result is fanned out. A subscriber that joins late first gets the latest
+ * execution per event; the result is fanned out. A subscription whose root field the supergraph marks `@public`
+ * (its result is the same whoever asks: `stockChanged`, `flashSaleChanged`) is shared across identities: it
+ * runs as an anonymous caller, so nothing a subscriber's identity would add can reach another subscriber.
+ * Personal ones (`orderStatusChanged`) stay per identity. A subscriber that joins late first gets the latest
  * result per entity (keyed by `REPLAY_KEYS`), so "the first event is the current value" holds for them
  * too. That needs the key in the selection: an operation that does not select it gets its own upstream.
  */
@@ -50,12 +55,23 @@ export function createSubscriber(options: {
   /** The router's identity signer (forwarding.ts). */
   sign: IdentitySigner;
   logger: Logger;
+  /** Where `router_subscription_upstreams_total` is registered (the router's `/metrics`; default: none). */
+  registry?: Registry;
 }) {
   const { planner, upstreams, executeEvent, logger } = options;
   const shared = new Map<string, Shared>();
+  const upstreamsStarted = new Counter({
+    name: "router_subscription_upstreams_total",
+    help: "Upstream subscriptions the router opened, by root field and sharing (public: across identities; identity: per identity).",
+    labelNames: ["root_field", "sharing"],
+    registers: options.registry ? [options.registry] : [],
+  });
 
   function start(key: string, plan: SubscriptionPlan, args: SubscribeArgs): Shared {
     const entry: Shared = { listeners: new Set(), latest: new Map(), stop: () => undefined };
+    // The first subscriber's request id names the shared upstream in logs; a public one never carries its identity.
+    const context: RouterContext = plan.isPublic ? { ...args.context, identity: ANONYMOUS, sendNext: undefined } : args.context;
+    upstreamsStarted.inc({ root_field: plan.rootField, sharing: plan.isPublic ? "public" : "identity" });
     const replayKey = replayKeyOf(plan);
     const broadcast = (result: ExecutionResult) => {
       const root = (result.data as Record<string, Record<string, unknown> | null> | null | undefined)?.[plan.rootField];
@@ -68,8 +84,8 @@ export function createSubscriber(options: {
         query: plan.primary.operation,
         operationName: plan.primary.operationName,
         variables,
-        // No client address: subscribers with the same operation and identity share this upstream subscription.
-        extensions: { headers: forwardedHeaders(options.sign, { identity: args.context.identity, requestId: args.context.requestId }) },
+        // No client address: subscribers with the same operation and identity (any, for a public one) share this upstream.
+        extensions: { headers: forwardedHeaders(options.sign, { identity: context.identity, requestId: context.requestId }) },
       });
       const iterator = upstream[Symbol.asyncIterator]();
       entry.stop = () => void iterator.return?.();
@@ -80,7 +96,7 @@ export function createSubscriber(options: {
             broadcast({ errors: event.errors });
             continue;
           }
-          broadcast(await executeEvent(plan, event.data as Record<string, unknown>, args.variables, args.context));
+          broadcast(await executeEvent(plan, event.data as Record<string, unknown>, args.variables, context));
         }
         finish();
       } catch (error) {
@@ -104,7 +120,7 @@ export function createSubscriber(options: {
     const plan = planner.plan(args.document, args.source, args.operationName);
     if (Array.isArray(plan)) return { errors: plan as GraphQLError[] };
     const subscriptionPlan = plan as SubscriptionPlan;
-    const user = args.context.identity.user;
+    const user = subscriptionPlan.isPublic ? null : args.context.identity.user;
     const key = replayKeyOf(subscriptionPlan)
       ? JSON.stringify([args.source, args.operationName ?? null, args.variables, user?.id ?? null, user?.roles ?? []])
       : randomUUID();
