@@ -84,7 +84,7 @@ describe("CSRF: only JSON bodies run", () => {
   };
   const inputOf = (sku: string) => ({ sku, name: "CSRF lamp", description: "-", priceCents: 100, currency: "USD" });
   /** The bodies a browser sends cross-site without a preflight, and a body with no content type at all. */
-  const attacks: [string, (query: string, sku: string) => { headers: Record<string, string>; body: string | FormData | Uint8Array }][] = [
+  const attacks: [string, (query: string, sku: string) => { headers: Record<string, string>; body: string | FormData | Uint8Array<ArrayBuffer> }][] = [
     [
       "text/plain; x=json",
       (query, sku) => ({ headers: { "content-type": "text/plain; x=json" }, body: JSON.stringify({ query, variables: { input: inputOf(sku) } }) }),
