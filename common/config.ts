@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { invalidCidrs } from "./client-address.ts";
 import { productionProblems } from "./production-config.ts";
+import { clusterAddress, invalidNodes } from "./redis-address.ts";
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const flag = (fallback: boolean) =>
@@ -226,6 +227,18 @@ const schema = z.object({
    */
   WEB_GRAPHQL_URL: z.union([z.literal(""), z.string().url()]).default(""),
   /**
+   * Seed nodes of a Redis Cluster, comma-separated `host:port` (default empty: one Redis at REDIS_URL). When set,
+   * every Redis user (scripts, caches, rate limits, pub/sub) connects to the cluster and REDIS_URL is not used
+   * (docs/scale-out.md).
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .default("")
+    .superRefine((list, ctx) => {
+      const bad = invalidNodes(list);
+      if (bad.length > 0) ctx.addIssue({ code: "custom", message: `not host:port: ${bad.join(", ")}` });
+    }),
+  /**
    * What runs the router's queries and mutations that need several subgraphs (those one subgraph answers alone
    * pass through either way): `executor` (default), the router's own plan executor (router/src/executor/,
    * docs/read-path.md), which answers exactly as the gateway does and leaves to it what it does not run;
@@ -254,5 +267,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const refused = productionProblems(parsed.data, env);
   if (refused.length > 0) throw new Error(`Refusing to start with NODE_ENV=production: ${refused.join("; ")}`);
+  const nodes = parsed.data.REDIS_CLUSTER_NODES.split(",")
+    .map((node) => node.trim())
+    .filter(Boolean);
+  // One address for every factory (common/redis.ts): the services pass REDIS_URL on and need not know which it is.
+  if (nodes.length > 0) parsed.data.REDIS_URL = clusterAddress(nodes);
   return parsed.data;
 }

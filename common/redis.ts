@@ -1,8 +1,12 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
+import { Cluster, Redis, type RedisOptions as ConnectionOptions } from "ioredis";
+import { clusterNodesOf } from "./redis-address.ts";
 
 export { Redis };
+
+/** True for a client made from a cluster address: its multi-key commands and pipelines must stay within one node. */
+export const isCluster = (redis: Redis): boolean => (redis as { isCluster?: boolean }).isCluster === true;
 
 const LUA_DIR = fileURLToPath(new URL("../lua/", import.meta.url));
 
@@ -22,9 +26,8 @@ export interface RedisOptions {
  * Why not `enableAutoPipelining`: it batches through ioredis `Pipeline` objects, and with them nearly every
  * command, its arguments and its reply outlive two young-generation collections and are promoted to the old
  * generation, which costs CPU and longer scavenge pauses on the purchase path (`npm run bench:redis-client`;
- * figures in bench/RESULTS.md). So reads of many keys issue their commands together (`Promise.all`) rather than
- * through `pipeline()`; only the product cache's L2 writes, whose commands are queued by a shared helper, still
- * build one.
+ * figures in bench/RESULTS.md). So reads and writes of many keys issue their commands together (`Promise.all`)
+ * rather than through `pipeline()`, which on a Redis Cluster would also refuse keys of different nodes.
  */
 class CorkedRedis extends Redis {
   private corked = false;
@@ -43,8 +46,17 @@ class CorkedRedis extends Redis {
   }
 }
 
-export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  return new CorkedRedis(url, {
+/**
+ * The platform's Redis client for `address` (a `redis://` URL, or a `redis-cluster://` address:
+ * redis-address.ts). A cluster client is an ioredis `Cluster`, typed as `Redis` because the services use only
+ * what both have (commands, `defineCommand`, events, `status`, `quit`); what differs is that a command or a
+ * pipeline must name keys of one slot (one node), which every Lua script's hash tag ensures (docs/scale-out.md).
+ * Its per-node connections are plain ioredis ones (not corked): the Cluster makes them itself.
+ */
+export function createRedis(address: string, options: RedisOptions = {}): Redis {
+  const nodes = clusterNodesOf(address);
+  if (nodes) return createCluster(nodes, options) as unknown as Redis;
+  return new CorkedRedis(address, {
     commandTimeout: options.commandTimeoutMs ?? 2_000,
     connectTimeout: 5_000,
     maxRetriesPerRequest: 2,
@@ -54,6 +66,65 @@ export function createRedis(url: string, options: RedisOptions = {}): Redis {
     lazyConnect: false,
   });
 }
+
+function createCluster(nodes: { host: string; port: number }[], options: RedisOptions & { shardedSubscribers?: boolean }): Cluster {
+  return new Cluster(nodes, {
+    enableOfflineQueue: options.enableOfflineQueue ?? true,
+    // Reads go to masters: a replica lags (asynchronous replication), and a stock read must see the last purchase.
+    scaleReads: "master",
+    // A failover (a replica promoted after cluster-node-timeout) answers CLUSTERDOWN or moves slots meanwhile;
+    // commands wait and retry within their commandTimeout rather than failing at the first redirection.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    slotsRefreshTimeout: 2_000,
+    slotsRefreshInterval: 2_000,
+    shardedSubscribers: options.shardedSubscribers ?? false,
+    redisOptions: {
+      commandTimeout: options.commandTimeoutMs ?? 2_000,
+      connectTimeout: 5_000,
+      maxRetriesPerRequest: 2,
+      enableAutoPipelining: false,
+    },
+  });
+}
+
+/**
+ * A connection for pub/sub only, on which the caller (re)subscribes itself on every `ready`
+ * (`autoResubscribe: false`). On a cluster it is a `Cluster` with sharded subscribers: `ssubscribe` reaches the
+ * node that owns the channel's slot, and ioredis moves the subscription when that slot moves (failover).
+ * `overrides` apply to a single server only.
+ */
+export function createSubscriber(address: string, overrides: ConnectionOptions = {}): Redis {
+  const nodes = clusterNodesOf(address);
+  if (nodes) return createCluster(nodes, { shardedSubscribers: true }) as unknown as Redis;
+  return new Redis(address, { autoResubscribe: false, connectTimeout: 5_000, maxRetriesPerRequest: 2, ...overrides });
+}
+
+/**
+ * The values of many string keys: one MGET on one server; on a cluster, where the keys are on many slots (MGET
+ * across slots is refused), one GET each, sent together (ioredis sends each to its node).
+ */
+export function getStrings(redis: Redis, keys: readonly string[]): Promise<(string | null)[]> {
+  if (keys.length === 0) return Promise.resolve([]);
+  return isCluster(redis) ? Promise.all(keys.map((key) => redis.get(key))) : redis.mget(...keys);
+}
+
+/**
+ * Publishes on a channel that subscribers made by `createSubscriber` hear (`subscribeSharded`): sharded pub/sub
+ * (SPUBLISH) on a cluster, so the message goes only to the node group that owns the channel's slot instead of
+ * over the whole cluster bus; classic PUBLISH on one server.
+ */
+export async function publishSharded(redis: Redis, channel: string, message: string): Promise<void> {
+  await (isCluster(redis) ? redis.spublish(channel, message) : redis.publish(channel, message));
+}
+
+/** SSUBSCRIBE on a cluster subscriber (messages arrive as `smessage`), SUBSCRIBE on one server (`message`). */
+export async function subscribeSharded(subscriber: Redis, channel: string): Promise<void> {
+  await (isCluster(subscriber) ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel));
+}
+
+/** The event `subscribeSharded`'s messages arrive as: `(channel, message)`. */
+export const shardedMessageEvent = (subscriber: Redis) => (isCluster(subscriber) ? "smessage" : "message");
 
 type ScriptArg = string | number;
 

@@ -14,6 +14,10 @@
 #   INFRA_DIR (.infra)                      where env, started, the Redis and Kafka state live
 #   POSTGRES_PORT (5432), REDIS_PORT (6379)  ports of the local defaults, when the URLs above are not set
 #   KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_DIR ($INFRA_DIR/kafka)   the broker `up` starts
+#   KAFKA_NODES (1)                         3: `up` starts a 3-broker KRaft cluster instead (node i on KAFKA_PORT+2(i-1),
+#                                           controller KAFKA_CONTROLLER_PORT+2(i-1)); topics then get 3 replicas,
+#                                           min.insync.replicas=2 (scripts/infra/kafka-cluster.sh, docs/scale-out.md)
+#   KAFKA_CLUSTER_DIR ($INFRA_DIR/kafka-cluster)   the cluster's node-<i> directories
 #   KAFKA_LIBS (.infra/kafka/libs)          broker jars, shared by every broker dir so they are fetched once
 #   KAFKA_HEAP_OPTS (-Xms256m -Xmx768m), KAFKA_START_TIMEOUT (90 s), KAFKA_STOP_TIMEOUT (30 s)
 #
@@ -23,7 +27,7 @@
 #
 # The functions live in scripts/infra/, one file per concern, sourced below: common.sh (logging, process and
 # port checks, the run record), deps.sh (apt-get), postgres.sh, redis.sh, kafka-files.sh (jars, config),
-# kafka.sh (start, stop) and commands.sh (up, down, status).
+# kafka.sh (start, stop), kafka-cluster.sh (KAFKA_NODES brokers) and commands.sh (up, down, status).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,10 +59,12 @@ INFRA_LIB=$ROOT/scripts/infra
 . "$INFRA_LIB/kafka-files.sh"
 # shellcheck source-path=SCRIPTDIR source=infra/kafka.sh
 . "$INFRA_LIB/kafka.sh"
+# shellcheck source-path=SCRIPTDIR source=infra/kafka-cluster.sh
+. "$INFRA_LIB/kafka-cluster.sh"
 # shellcheck source-path=SCRIPTDIR source=infra/commands.sh
 . "$INFRA_LIB/commands.sh"
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 case ${1:-} in
   up) cmd_up ;;

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Producer, type Consumer, type LogEntry } from "kafkajs";
+import { Kafka, logLevel, Partitioners, type Admin, type Producer, type Consumer, type LogEntry } from "kafkajs";
 import type { Logger } from "../logger.ts";
 import { TOPICS, dlqTopic } from "../events.ts";
 import type { RetryPolicy } from "./retry.ts";
@@ -48,7 +48,19 @@ export function createKafka({ brokers, clientId, logger, topicPrefix = "", consu
   return { kafka, topic: (name) => `${topicPrefix}${name}`, consumerRetry };
 }
 
-/** Creates every platform topic and its dead-letter topic with an explicit partition count; existing ones are kept. */
+/**
+ * How many copies of each partition a cluster of `brokers` keeps: 3 once there are 3 brokers, with writes (acks=all,
+ * every producer here) acknowledged when 2 of them have it, so one broker may die without losing an acknowledged
+ * event or refusing writes; on fewer brokers, one copy (docs/scale-out.md).
+ */
+export function replicationFor(brokers: number): { replicationFactor: number; minInsyncReplicas: number } {
+  return brokers >= 3 ? { replicationFactor: 3, minInsyncReplicas: 2 } : { replicationFactor: 1, minInsyncReplicas: 1 };
+}
+
+/**
+ * Creates every platform topic and its dead-letter topic with an explicit partition count, replicated as
+ * `replicationFor` says for the brokers the cluster has now; existing ones are kept as they are.
+ */
 export async function ensureTopics(ctx: KafkaContext, partitions: number, names: readonly string[] = TOPICS): Promise<void> {
   const admin = ctx.kafka.admin();
   await admin.connect();
@@ -56,10 +68,17 @@ export async function ensureTopics(ctx: KafkaContext, partitions: number, names:
     const existing = new Set(await admin.listTopics());
     const wanted = names.flatMap((n) => [ctx.topic(n), ctx.topic(dlqTopic(n))]).filter((t) => !existing.has(t));
     if (wanted.length > 0) {
+      const { replicationFactor, minInsyncReplicas } = replicationFor((await admin.describeCluster()).brokers.length);
       await admin.createTopics({
-        waitForLeaders: true,
-        topics: wanted.map((topic) => ({ topic, numPartitions: topic.endsWith(".dlq") ? 1 : partitions, replicationFactor: 1 })),
+        waitForLeaders: false, // kafkajs's own wait gives up when a broker does not know a new topic yet (below)
+        topics: wanted.map((topic) => ({
+          topic,
+          numPartitions: topic.endsWith(".dlq") ? 1 : partitions,
+          replicationFactor,
+          configEntries: [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
+        })),
       });
+      await waitForLeaders(admin, wanted);
     }
   } finally {
     await admin.disconnect();
@@ -67,9 +86,35 @@ export async function ensureTopics(ctx: KafkaContext, partitions: number, names:
 }
 
 /**
- * One request in flight per broker keeps each key's events in order across retries. Delivery is at
- * least once (kafkajs's idempotent mode wants unbounded retries, which would hang callers while Kafka
- * is down); every consumer deduplicates by event id.
+ * Waits until every partition of `topics` has a leader. On a cluster the broker asked may not know a topic the
+ * controller just created (UNKNOWN_TOPIC_OR_PARTITION) for a moment; kafkajs retries only LEADER_NOT_AVAILABLE.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type !== "UNKNOWN_TOPIC_OR_PARTITION" && type !== "LEADER_NOT_AVAILABLE") throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics without a leader after ${timeoutMs} ms: ${topics.join(", ")}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * One request in flight per broker keeps each key's events in order across retries. Every send asks for acks=all
+ * (-1): on a 3-broker cluster an event is acknowledged once min.insync.replicas (2) brokers have it.
+ *
+ * Delivery is at least once, and every consumer deduplicates by event id; kafkajs's idempotent mode is off on
+ * purpose. With bounded retries it can lose events: after a failed attempt kafkajs rolls the partition's sequence
+ * number back (producer/sendMessages.js), so if the broker did append that batch, the next, different batch reuses
+ * its numbers and the broker drops it as a duplicate. With the unbounded retries it requires, a send never fails
+ * while Kafka is away, which would hang callers that bound their wait (a flash purchase's publish). And a leader
+ * change, what a broker failover is, is the known trigger of its OUT_OF_ORDER_SEQUENCE_NUMBER failures, after
+ * which the producer stays broken (tulios/kafkajs#598). docs/scale-out.md, Kafka.
  */
 export async function createProducer(ctx: KafkaContext): Promise<Producer> {
   const producer = ctx.kafka.producer({ maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });

@@ -69,12 +69,13 @@ export function createFlashFence(redis: Redis, options: FlashFenceOptions = {}) 
       ],
     )) as number[];
     const restored = group.filter((_, i) => verdicts[i] === VERDICT_ADOPTED || verdicts[i] === VERDICT_REFUSED);
-    if (restored.length > 0) {
-      const pipeline = redis.pipeline();
-      for (const o of restored)
-        pipeline.set(orderPointerKey(o.orderId), encodePointer({ saleId, productId, requestHash: o.requestHash }), "EX", pointerTtl, "NX");
-      await pipeline.exec();
-    }
+    // Each pointer is on a slot of its own (a Redis Cluster spreads them over nodes), so they are sent together as
+    // separate commands, not as one pipeline: one round trip on one server, one per node on a cluster.
+    await Promise.all(
+      restored.map((o) =>
+        redis.set(orderPointerKey(o.orderId), encodePointer({ saleId, productId, requestHash: o.requestHash }), "EX", pointerTtl, "NX"),
+      ),
+    );
     return verdicts;
   }
 

@@ -89,11 +89,14 @@ export function createFlashRebuild(redis: Redis, prisma: PrismaClient, options: 
         ORDER BY o.id FOR SHARE OF o`;
 
       // Pointers first: a settlement that commits after this transaction finds the pointer and the reservation.
-      const pointers = redis.pipeline();
-      for (const o of orders)
-        pointers.set(orderPointerKey(o.id), encodePointer({ saleId, productId, requestHash: o.request_hash }), "EX", pointerTtl, "NX");
-      pointers.zadd(await registryOf(tx), item.sale.endsAt.getTime(), k.expiry);
-      await pointers.exec();
+      // Separate commands sent together, not a pipeline: the pointers and the registry are on slots of their own.
+      const registryKey = await registryOf(tx);
+      await Promise.all([
+        ...orders.map((o) =>
+          redis.set(orderPointerKey(o.id), encodePointer({ saleId, productId, requestHash: o.request_hash }), "EX", pointerTtl, "NX"),
+        ),
+        redis.zadd(registryKey, item.sale.endsAt.getTime(), k.expiry),
+      ]);
 
       const users = new Map<string, number>();
       let sold = 0;

@@ -35,13 +35,18 @@ cmd_down() {
     echo "infra.sh: nothing to stop ($source is empty: everything was reused)"
     return 0
   fi
-  local kind a b lines=()
+  local kind a b lines=() brokers=() pid failed=0
   mapfile -t lines <"$source"
-  # Reverse start order: Kafka and Redis before the database.
+  # Reverse start order: Kafka and Redis before the database. Brokers listed one after another (a cluster) are
+  # stopped together: a broker shuts down cleanly only while a majority of the controller quorum still runs.
   for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
     read -r kind a b <<<"${lines[i]}"
+    if [ "$kind" != kafka ] && ((${#brokers[@]} > 0)); then
+      for pid in "${brokers[@]}"; do wait "$pid" || failed=1; done
+      brokers=()
+    fi
     case $kind in
-      kafka) kafka_stop "$a" ;;
+      kafka) kafka_stop "$a" & brokers+=($!) ;;
       redis) redis_stop "$a" "$b" ;;
       postgres) pg_stop "$a" "$b" ;;
       *) note "ignoring unknown line in $source: ${lines[i]}" ;;
@@ -51,7 +56,9 @@ cmd_down() {
       mv "$STARTED_FILE.tmp" "$STARTED_FILE"
     fi
   done
+  for pid in "${brokers[@]}"; do wait "$pid" || failed=1; done
   if [ "$source" = "$STARTED_FILE" ]; then rm -f "$STARTED_FILE" "$ENV_FILE"; else rm -f "$source"; fi
+  return $failed
 }
 
 # Current value of a variable: the environment first, then what `up` wrote, then the default.

@@ -29,15 +29,21 @@ kafka_ensure_libs() {
   exec 7>&-
 }
 
-kafka_write_config() { # dir port controllerPort
-  local dir=$1 port=$2 cport=$3
+# dir port controllerPort [nodeId voters]: without the last two, a single node (id 1, its own quorum); with them,
+# one node of a cluster of brokers that are each also a controller (voters: 1@host:port,2@host:port,...).
+kafka_write_config() {
+  local dir=$1 port=$2 cport=$3 node=${4:-1} voters=${5:-1@127.0.0.1:$3} nodes replicas isr
+  nodes=$(tr ',' '\n' <<<"$voters" | grep -c .)
+  # Three or more brokers: every partition on three of them, a write acknowledged (acks=all) once two have it,
+  # so one broker may die without losing an acknowledged event or refusing writes. Fewer: one copy.
+  if ((nodes >= 3)); then replicas=3 isr=2; else replicas=1 isr=1; fi
   # Rewritten on every start so the ports can change; node.id and the cluster id (in data/) must not.
   cat >"$dir/server.properties" <<EOF
-# Written by scripts/infra.sh kafka-start; edits are lost at the next start.
-# Single-node KRaft: this one process is both the controller quorum and the only broker.
+# Written by scripts/infra.sh; edits are lost at the next start.
+# KRaft, $nodes node(s): every process is both a broker and a voter of the controller quorum.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
+node.id=$node
+controller.quorum.voters=$voters
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
@@ -47,14 +53,14 @@ log.dirs=$dir/data
 # Topics are created by the application (kafkajs admin) with explicit partition counts; a typo must fail, not create.
 auto.create.topics.enable=false
 num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-# Internal topics: one replica, and fewer partitions than the default 50 so the first consumer group and the
-# first transaction do not wait for 50 partitions to be created on a 2-core machine.
-offsets.topic.replication.factor=1
+default.replication.factor=$replicas
+min.insync.replicas=$isr
+# Internal topics: as many replicas as the topics, and fewer partitions than the default 50 so the first consumer
+# group and the first transaction do not wait for 50 partitions to be created on a 2-core machine.
+offsets.topic.replication.factor=$replicas
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=10
 # A joining consumer gets its partitions at once instead of after the default 3 s (tests start many groups).
 group.initial.rebalance.delay.ms=0

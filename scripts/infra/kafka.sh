@@ -40,13 +40,26 @@ kafka_start() {
 
   ensure_packages java
   kafka_ensure_libs
+  [ -s "$dir/cluster.id" ] || kafka_random_uuid >"$dir/cluster.id"
+  kafka_launch "$dir" "$port" "$cport" "$(cat "$dir/cluster.id")"
+  pid=$(cat "$dir/kafka.pid")
+  kafka_wait_ready "$dir" "$port" "$pid" "$KAFKA_START_TIMEOUT"
+  KAFKA_HOW="started (pid $pid, $dir, ready in $(since "$t0") s, log $dir/logs/server.log)"
+  exec 8>&-
+}
+
+# Start one broker process from DIR without waiting for it to be ready (a node of a cluster cannot be ready before
+# a majority of the quorum runs): config, storage formatted once with CLUSTER_ID, then the JVM, its pid in DIR.
+# dir port controllerPort clusterId [nodeId voters]
+kafka_launch() {
+  local dir=$1 port=$2 cport=$3 cluster_id=$4
+  KDIR=$dir
   mkdir -p "$dir/logs" "$dir/data"
-  kafka_write_config "$dir" "$port" "$cport"
+  kafka_write_config "$dir" "$port" "$cport" "${5:-}" "${6:-}"
 
   # Format once: a formatted log dir has meta.properties, and formatting again would refuse (or lose data).
   if [ ! -f "$dir/data/meta.properties" ]; then
-    [ -s "$dir/cluster.id" ] || kafka_random_uuid >"$dir/cluster.id"
-    kafka_java kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" -c "$dir/server.properties" \
+    kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
       >"$dir/logs/format.log" 2>&1 || die "formatting Kafka storage in $dir/data failed: $(tail -n 5 "$dir/logs/format.log")"
   fi
 
@@ -66,10 +79,6 @@ kafka_start() {
     ((SECONDS < deadline)) || die "the Kafka process did not start (no pid file in $dir)"
     sleep 0.05
   done
-  pid=$(cat "$dir/kafka.pid")
-  kafka_wait_ready "$dir" "$port" "$pid" "$KAFKA_START_TIMEOUT"
-  KAFKA_HOW="started (pid $pid, $dir, ready in $(since "$t0") s, log $dir/logs/server.log)"
-  exec 8>&-
 }
 
 # Ready = the process lives, the port accepts, and Kafka logged that the server (controller + broker,
@@ -128,6 +137,9 @@ up_kafka() {
     for b in ${brokers//,/ }; do port_open "${b%:*}" "${b##*:}" && ok=1 && break; done
     [ -n "$ok" ] || die "KAFKA_BROKERS is set to $brokers but none of them accepts a connection. Start Kafka, or unset KAFKA_BROKERS to use a local one."
     how=reused
+  elif ((${KAFKA_NODES:-1} > 1)); then
+    up_kafka_cluster
+    brokers=$OUT_KAFKA_BROKERS how=$KAFKA_HOW
   else
     brokers=127.0.0.1:$KAFKA_PORT
     mkdir -p "$dir"

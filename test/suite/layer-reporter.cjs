@@ -7,7 +7,7 @@ class LayerReporter {
   onRunComplete(_contexts, results) {
     const rows = new Map(LAYERS.map((layer) => [layer, { files: 0, failedFiles: 0, tests: 0, failed: 0, ms: 0 }]));
     for (const file of results.testResults) {
-      const layer = /\.(unit|int|e2e)\.test\.ts$/.exec(file.testFilePath)?.[1] ?? "other";
+      const layer = /\.(unit|int|e2e|cluster)\.test\.ts$/.exec(file.testFilePath)?.[1] ?? "other";
       if (!rows.has(layer)) rows.set(layer, { files: 0, failedFiles: 0, tests: 0, failed: 0, ms: 0 });
       const row = rows.get(layer);
       row.files += 1;

@@ -49,9 +49,13 @@ export function createSaleChanges(deps: { subscriber: Redis; sales: SaleReader; 
     const set = listeners.get(channel);
     if (change && set) for (const l of set) l.change(change);
   });
-  subscriber.on("ready", () => {
+  const refreshAll = () => {
     for (const set of listeners.values()) for (const l of set) l.refresh();
-  });
+  };
+  subscriber.on("ready", refreshAll);
+  // On a Redis Cluster the subscription moves to another node when its node goes, without a new "ready";
+  // whatever was published meanwhile is lost, so every listener reads again (docs/scale-out.md).
+  subscriber.on("-node", refreshAll);
 
   async function listen(saleId: string, listener: { change: (c: ItemChange) => void; refresh: () => void }) {
     const channel = saleChannel(saleId);

@@ -1,14 +1,16 @@
-import { Redis, type RedisOptions } from "ioredis";
+import type { Redis, RedisOptions } from "ioredis";
 import type { Logger } from "../../../../common/logger.ts";
+import { createSubscriber, isCluster, shardedMessageEvent, subscribeSharded } from "../../../../common/redis.ts";
 import type { ProductMetrics } from "../metrics.ts";
 import type { ProductCache } from "./product-cache.ts";
 
 /**
- * A connection for SUBSCRIBE only. We resubscribe ourselves (`autoResubscribe: false`) so that every
- * reconnect passes through `listenForInvalidations`, which must clear L1 before trusting it again.
+ * A connection for pub/sub only (common/redis.ts `createSubscriber`: sharded pub/sub on a Redis Cluster). We
+ * resubscribe ourselves (`autoResubscribe: false`) so that every reconnect passes through
+ * `listenForInvalidations`, which must clear L1 before trusting it again.
  */
-export function createSubscriberConnection(url: string, overrides: RedisOptions = {}): Redis {
-  return new Redis(url, { autoResubscribe: false, connectTimeout: 5_000, maxRetriesPerRequest: 2, ...overrides });
+export function createSubscriberConnection(address: string, overrides: RedisOptions = {}): Redis {
+  return createSubscriber(address, overrides);
 }
 
 export function parseInvalidation(message: string): string[] | null {
@@ -43,7 +45,7 @@ export async function listenForInvalidations(deps: InvalidationListenerDeps): Pr
   let firstSubscription: (value: void) => void = () => undefined;
   const subscribed = new Promise<void>((resolve) => (firstSubscription = resolve));
 
-  subscriber.on("message", (from: string, message: string) => {
+  subscriber.on(shardedMessageEvent(subscriber), (from: string, message: string) => {
     if (from !== channel) return;
     const ids = parseInvalidation(message);
     if (ids) {
@@ -63,7 +65,7 @@ export async function listenForInvalidations(deps: InvalidationListenerDeps): Pr
 
   const subscribe = async () => {
     try {
-      await subscriber.subscribe(channel);
+      await subscribeSharded(subscriber, channel);
       cache.clearLocal();
       if (subscriptions++ > 0) metrics.cacheInvalidations.inc({ reason: "clear" });
       if (!closed) cache.setLive(true);
@@ -74,6 +76,7 @@ export async function listenForInvalidations(deps: InvalidationListenerDeps): Pr
   };
   subscriber.on("ready", () => void subscribe());
   if (subscriber.status === "ready") void subscribe();
+  if (isCluster(subscriber)) followClusterSubscribers(subscriber, { cache, log, resubscribe: subscribe, closed: () => closed });
 
   const timeoutMs = deps.startTimeoutMs ?? 5_000;
   let timer: NodeJS.Timeout | undefined;
@@ -89,4 +92,41 @@ export async function listenForInvalidations(deps: InvalidationListenerDeps): Pr
       subscriber.disconnect(); // nothing to flush on a subscriber; quit would wait out a reconnect
     },
   };
+}
+
+/**
+ * On a Redis Cluster the sharded subscription lives on the node that owns the channel's slot, and ioredis moves it
+ * when that node goes (a failover). Messages published meanwhile are lost, so from the moment its connection ends
+ * ("-node", "-subscriber") L1 is bypassed, and it is trusted again only after a new SSUBSCRIBE was answered (which
+ * clears it first), tried again until it is.
+ */
+function followClusterSubscribers(
+  subscriber: Redis,
+  deps: { cache: ProductCache; log: Logger; resubscribe: () => Promise<void>; closed: () => boolean },
+) {
+  let pending: NodeJS.Timeout | undefined;
+  const resync = (delayMs: number) => {
+    if (pending || deps.closed()) return;
+    pending = setTimeout(() => {
+      pending = undefined;
+      if (deps.closed()) return;
+      const attempt = Promise.race([
+        deps.resubscribe(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error("resubscribe timed out")), 2_000).unref()),
+      ]);
+      attempt.then(
+        () => (deps.cache.live ? undefined : resync(Math.min(delayMs * 2, 2_000))),
+        () => resync(Math.min(delayMs * 2, 2_000)),
+      );
+    }, delayMs);
+    pending.unref();
+  };
+  const lost = () => {
+    if (deps.cache.live) deps.log.warn("an invalidation subscriber lost its node; L1 bypassed until it is back");
+    deps.cache.setLive(false);
+    resync(200);
+  };
+  subscriber.on("-node", lost);
+  subscriber.on("-subscriber", lost);
+  subscriber.on("subscribersReady", () => resync(0));
 }

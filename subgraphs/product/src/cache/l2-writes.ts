@@ -1,31 +1,21 @@
-import type { ChainableCommander, Redis } from "ioredis";
-import { defineScript } from "../../../../common/redis.ts";
+import type { Redis } from "ioredis";
+import { defineScript, publishSharded } from "../../../../common/redis.ts";
 import type { EncodedProduct } from "./codec.ts";
 import type { CacheKeys } from "./options.ts";
 
-/** `lua/cache_put.lua` as queued on a pipeline: ioredis adds commands defined on a connection to its pipelines. */
-type PutCommand = (numKeys: 1, key: string, priceVersion: number, updatedAtMs: number, json: string, ttlMs: number) => ChainableCommander;
+// Every product is its own key on its own slot (a Redis Cluster spreads them over nodes), so the writes below are
+// separate commands sent together, not one pipeline: one round trip on one server, one per node on a cluster.
 
-function queuePut(pipeline: ChainableCommander, key: string, entry: EncodedProduct, ttlMs: number) {
-  const put = (pipeline as unknown as Record<string, PutCommand>).fg_cache_put!;
-  put.call(pipeline, 1, key, entry.priceVersion, entry.updatedAtMs, entry.json, ttlMs);
+function putScript(redis: Redis) {
+  const put = defineScript(redis, "cache_put");
+  return (key: string, entry: EncodedProduct, ttlMs: number) => put([key], [entry.priceVersion, entry.updatedAtMs, entry.json, ttlMs]);
 }
 
-/** Runs a pipeline and throws the first command error, which `exec` only reports in its replies. */
-async function execOrThrow(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = (await pipeline.exec()) ?? [];
-  const failed = replies.find(([error]) => error);
-  if (failed) throw failed[0];
-  return replies.map(([, value]) => value);
-}
-
-/** Puts many products into L2 in one round trip; each keeps a newer copy already there (version-checked in Lua). */
+/** Puts many products into L2 at once; each keeps a newer copy already there (version-checked in Lua). */
 export async function putProducts(redis: Redis, keys: CacheKeys, entries: [id: string, entry: EncodedProduct, ttlMs: number][]) {
   if (entries.length === 0) return;
-  defineScript(redis, "cache_put");
-  const pipeline = redis.pipeline();
-  for (const [id, entry, ttlMs] of entries) queuePut(pipeline, keys.product(id), entry, ttlMs);
-  await execOrThrow(pipeline);
+  const put = putScript(redis);
+  await Promise.all(entries.map(([id, entry, ttlMs]) => put(keys.product(id), entry, ttlMs)));
 }
 
 export interface CommittedChange {
@@ -39,16 +29,20 @@ export interface CommittedChange {
 }
 
 /**
- * After a commit, in one round trip and in this order: the new products into L2 (vanished ones out),
- * the list/search generation bumped, then the invalidation published, so an instance that reloads on
- * hearing it already finds the new values in L2.
+ * After a commit, in this order: the new products into L2 (vanished ones out) and the list/search generation
+ * bumped, then the invalidation published, so an instance that reloads on hearing it already finds the new
+ * values in L2. The publish waits for the writes' answers (one more round trip): on a cluster they are on other
+ * nodes than the channel, so only their answers order them. It is sent even when a write failed (the others'
+ * L1 must drop the product all the same); the first failure is thrown after it.
  */
 export async function publishCommittedChange(redis: Redis, keys: CacheKeys, change: CommittedChange): Promise<void> {
-  defineScript(redis, "cache_put");
-  const pipeline = redis.pipeline();
-  for (const [id, entry] of change.products) queuePut(pipeline, keys.product(id), entry, change.ttlMs);
-  if (change.vanishedIds.length > 0) pipeline.del(...change.vanishedIds.map(keys.product));
-  if (change.catalogueChanged) pipeline.incr(keys.generation);
-  pipeline.publish(keys.channel, JSON.stringify({ ids: [...change.products.map(([id]) => id), ...change.vanishedIds] }));
-  await execOrThrow(pipeline);
+  const put = putScript(redis);
+  const writes = await Promise.allSettled([
+    ...change.products.map(([id, entry]) => put(keys.product(id), entry, change.ttlMs)),
+    ...change.vanishedIds.map((id) => redis.del(keys.product(id))),
+    ...(change.catalogueChanged ? [redis.incr(keys.generation)] : []),
+  ]);
+  await publishSharded(redis, keys.channel, JSON.stringify({ ids: [...change.products.map(([id]) => id), ...change.vanishedIds] }));
+  const failed = writes.find((w): w is PromiseRejectedResult => w.status === "rejected");
+  if (failed) throw failed.reason;
 }

@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { Redis } from "ioredis";
 import type { Logger } from "../../../../common/logger.ts";
+import { getStrings } from "../../../../common/redis.ts";
 import type { ProductRecord } from "../products.ts";
 import type { ProductMetrics } from "../metrics.ts";
 import { decodeEntry, encodeProduct, MISSING, type EncodedProduct } from "./codec.ts";
@@ -58,7 +59,7 @@ export function createProductCache({ redis, keys, options, metrics, logger }: Pr
     const found = new Map<string, Loaded>();
     try {
       // While Redis is away, go straight to the database instead of queueing behind a reconnect.
-      const raws = redis.status === "ready" ? await redis.mget(ids.map(keys.product)) : [];
+      const raws = redis.status === "ready" ? await getStrings(redis, ids.map(keys.product)) : [];
       raws.forEach((raw, i) => raw !== null && found.set(ids[i]!, decodeEntry(raw)));
     } catch (err) {
       log.warn({ err }, "L2 read failed; loading from the database");
