@@ -14,9 +14,11 @@ apt_install() {
   # apt/dpkg progress would flood CI logs: keep it in a file and show its end only if something fails.
   local rc=0 t0=$EPOCHREALTIME log
   log=$(mktemp /tmp/infra-apt.XXXXXX.log)
+  # Another apt-get (an unattended upgrade, a second installer) holds the dpkg lock for a while: wait for it.
+  local lock=(-o DPkg::Lock::Timeout=300)
   {
-    if [ -z "$APT_UPDATED" ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq && APT_UPDATED=1; fi &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    if [ -z "$APT_UPDATED" ]; then DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" update -qq && APT_UPDATED=1; fi &&
+      DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq --no-install-recommends \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
   } </dev/null >"$log" 2>&1 || rc=$?
   [ -z "$made_policy" ] || rm -f "$policy"
