@@ -84,31 +84,32 @@ describe("CSRF: only JSON bodies run", () => {
   };
   const inputOf = (sku: string) => ({ sku, name: "CSRF lamp", description: "-", priceCents: 100, currency: "USD" });
   /** The bodies a browser sends cross-site without a preflight, and a body with no content type at all. */
-  const attacks: [string, (query: string, sku: string) => { headers: Record<string, string>; body: string | FormData | Uint8Array<ArrayBuffer> }][] = [
+  const attacks: [string, (query: string, sku: string) => { headers: Record<string, string>; body: string | FormData | Uint8Array<ArrayBuffer> }][] =
     [
-      "text/plain; x=json",
-      (query, sku) => ({ headers: { "content-type": "text/plain; x=json" }, body: JSON.stringify({ query, variables: { input: inputOf(sku) } }) }),
-    ],
-    [
-      "application/x-www-form-urlencoded",
-      (query, sku) => ({
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ query, variables: JSON.stringify({ input: inputOf(sku) }) }).toString(),
-      }),
-    ],
-    [
-      "multipart/form-data",
-      (query, sku) => {
-        const form = new FormData();
-        form.set("operations", JSON.stringify({ query, variables: { input: inputOf(sku) } }));
-        return { headers: {}, body: form };
-      },
-    ],
-    [
-      "no content type",
-      (query, sku) => ({ headers: {}, body: new TextEncoder().encode(JSON.stringify({ query, variables: { input: inputOf(sku) } })) }),
-    ],
-  ];
+      [
+        "text/plain; x=json",
+        (query, sku) => ({ headers: { "content-type": "text/plain; x=json" }, body: JSON.stringify({ query, variables: { input: inputOf(sku) } }) }),
+      ],
+      [
+        "application/x-www-form-urlencoded",
+        (query, sku) => ({
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ query, variables: JSON.stringify({ input: inputOf(sku) }) }).toString(),
+        }),
+      ],
+      [
+        "multipart/form-data",
+        (query, sku) => {
+          const form = new FormData();
+          form.set("operations", JSON.stringify({ query, variables: { input: inputOf(sku) } }));
+          return { headers: {}, body: form };
+        },
+      ],
+      [
+        "no content type",
+        (query, sku) => ({ headers: {}, body: new TextEncoder().encode(JSON.stringify({ query, variables: { input: inputOf(sku) } })) }),
+      ],
+    ];
   const created = async (sku: string) => (await stack.prisma.product.findFirst({ where: { sku } })) !== null;
 
   /** Sends every attack to `url` (health probed meanwhile), then the same mutation as JSON, which must run. */
