@@ -25,18 +25,23 @@ test("one client address gets FLASH_IP_RATE purchases per second; a forged x-cli
   const product = await createProduct(stack.gql, admin, 50);
   const sale = await createSale(stack.gql, admin, [{ productId: product.id, quantity: 40 }], { perUserLimit: 1 });
   const buyers = await Promise.all(Array.from({ length: IP_RATE + 3 }, () => token(`u-${randomUUID()}`)));
+  const started = Date.now();
   const results = await Promise.all(
     buyers.map((t, i) =>
       gql(stack.routerUrl, PURCHASE, { input: purchaseInput(sale.id, product.id) }, { token: t, headers: { "x-client-ip": `203.0.113.${i}` } }),
     ),
   );
-  expect(results.filter((r) => !r.errors)).toHaveLength(IP_RATE);
+  // The burst, plus what the rate refilled while the requests were arriving (none on an idle machine).
+  const refilled = Math.floor(((Date.now() - started) * IP_RATE) / 1000);
+  const accepted = results.filter((r) => !r.errors).length;
+  expect(accepted).toBeGreaterThanOrEqual(IP_RATE);
+  expect(accepted).toBeLessThanOrEqual(Math.min(IP_RATE + refilled, buyers.length - 1));
   for (const refused of results.filter((r) => r.errors)) {
     expect(refused.errors![0]!.extensions).toMatchObject({ code: "RATE_LIMITED", retryAfterMs: expect.any(Number) });
   }
   // Refused before the script: the sale's counters saw only the accepted purchases.
   const live = await stack.gql(`query($id: ID!) { flashSale(id: $id) { items { remaining } } }`, { id: sale.id });
-  expect(live.data!.flashSale.items[0].remaining).toBe(40 - IP_RATE);
+  expect(live.data!.flashSale.items[0].remaining).toBe(40 - accepted);
 });
 
 test("flashSaleChanged: the current state first, then remaining counts as they change, then ENDED", async () => {

@@ -27,7 +27,8 @@ const pending = (productIds: string[]) => infra.prisma.stockMove.count({ where: 
 const stockEvents = (productId: string) =>
   infra.prisma.outboxEvent.findMany({ where: { key: productId, type: "StockChanged" }, orderBy: { id: "asc" } });
 const move = (orderId: string, lines: { productId: string; quantity: number }[], kind: "reserve" | "release" | "commit") =>
-  infra.prisma.$transaction((tx) => journalStockMove(tx, orderId, lines, kind));
+  // 200 at once on a pool of 10: each waits its turn for a connection as long as it needs.
+  infra.prisma.$transaction((tx) => journalStockMove(tx, orderId, lines, kind), { maxWait: 60_000, timeout: 30_000 });
 
 test("concurrent orders' moves are folded exactly once by racing aggregators, one event per product per fold", async () => {
   const [a, b] = [await newProduct(1_000), await newProduct(1_000)];
