@@ -319,12 +319,8 @@ function errorsAndNulls(f: Fixtures): Case[] {
     { name: "introspection", query: "{ __schema { queryType { name } } }", path: "fallback" },
     { name: "introspection with data", query: '{ products(first: 1) { nodes { id } } __type(name: "Product") { name } }', path: "fallback" },
     { name: "a subscription over POST", query: `subscription { stockChanged(productIds: ["1"]) { available } }`, path: "multipart" },
-    {
-      name: "@defer",
-      query: `query($id: ID!) { product(id: $id) { name ... @defer { stock { available } } } }`,
-      variables: { id: a },
-      path: "fallback",
-    },
+    // @defer is the executor's alone (the gateway does not serve it): test/defer.e2e.test.ts. @stream neither serves.
+    { name: "@stream", query: "{ products(first: 2) { nodes @stream { id } } }", path: "fallback" },
     { name: "accept text/html only (406)", query: "{ __typename }", headers: { accept: "text/html" }, path: "fallback" },
   ];
 }

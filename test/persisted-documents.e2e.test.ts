@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { ApolloClient, HttpLink, InMemoryCache, ApolloLink } from "@apollo/client";
 import { createClient, type Client } from "graphql-ws";
 import WebSocket from "ws";
+import type { Counter } from "prom-client";
 import { adminToken, startRouter, startStack, token, type Stack } from "./harness.ts";
 import { createProduct } from "./orders.ts";
 import { received } from "./wait.ts";
@@ -177,4 +178,28 @@ test("APQ in development: unknown hash, then registration (hash verified, limits
   expect(codeOf((await post(optional.url, { extensions: apq(documentIdOf(invalid)) })).body)).toBe("PERSISTED_QUERY_NOT_FOUND");
   // Freeform documents still run in this mode.
   expect((await post(optional.url, { query: "{ products(first: 1) { nodes { id } } }" })).body.errors).toBeUndefined();
+});
+
+test("the manifest's joins are compiled at startup: a persisted join runs on the plan executor with no parse", async () => {
+  const router = await startRouter(stack.urls, { persistedDocuments: { mode: "required", manifest } });
+  const counted = async (name: string) => {
+    const metric = router.router.metrics.registry.getSingleMetric(name) as Counter | undefined;
+    return ((await metric?.get())?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+  };
+  try {
+    // Every query and mutation the pass-through does not take (ProductPage, Catalogue, MyOrders, ... join subgraphs).
+    const compiled = await counted("router_executor_compilations_total");
+    expect(compiled).toBeGreaterThanOrEqual(3);
+    const product = await createProduct(stack.gql, admin, 2, { name: "Precompiled lamp" });
+    const runs = await counted("router_executor_operations_total");
+    for (const body of [{ documentId: byName("ProductPage").id }, { extensions: apq(byName("ProductPage").id), operationName: "ProductPage" }]) {
+      const res = await post(router.url, { ...body, variables: { id: product.id } });
+      expect(res.body.errors).toBeUndefined();
+      expect(res.body.data.product).toMatchObject({ name: "Precompiled lamp", stock: { available: 2 } });
+    }
+    expect(await counted("router_executor_operations_total")).toBe(runs + 2); // answered by the executor
+    expect(await counted("router_executor_compilations_total")).toBe(compiled); // on the program compiled at startup
+  } finally {
+    await router.close();
+  }
 });

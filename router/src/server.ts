@@ -208,8 +208,12 @@ export async function createRouter(options: RouterOptions) {
   const operationGuard = limits ? createOperationGuard(limits) : undefined;
   const documents = createPersistedDocuments({ manifest: options.persistedDocuments?.manifest, schema: planner.schema, guard: operationGuard });
   const persisted = createPersistedRequests({ mode: options.persistedDocuments?.mode ?? "optional", documents });
-  // Each trusted document's route is decided now, so its first request takes the pass-through as the next ones do.
-  for (const document of documents.trusted()) passthrough?.route({ query: document.query, operationName: document.name });
+  // Each trusted document's path is decided now, so its first request runs as the next ones do, with no parse or
+  // validation: the pass-through's route, or else the plan executor's compiled program (subscriptions are neither's).
+  for (const document of documents.trusted()) {
+    const routed = passthrough?.route({ query: document.query, operationName: document.name });
+    if (!routed && document.type !== "subscription") executor?.prepare(document.query, document.name ?? undefined);
+  }
   const route = createGraphQLRoute({
     multipart,
     passthrough: passthrough?.intercept ?? null,

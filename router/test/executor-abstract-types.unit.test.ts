@@ -110,7 +110,7 @@ const queryPlanner = new QueryPlanner(supergraph);
 const routes: Record<string, FetchRoute> = Object.fromEntries(
   Object.keys(SUBGRAPHS).map((name) => [name, { serviceName: name, origin: `http://${name}`, path: "/", url: `http://${name}/` }]),
 );
-const compile = createProgramCompiler({ apiSchema, schema, supergraphSchema, queryPlanner, routes });
+const compile = createProgramCompiler({ apiSchema, schema, supergraphSchema, queryPlanner, supergraph, routes });
 
 async function throughGateway(document: DocumentNode, variables: Record<string, unknown> | undefined): Promise<string> {
   const services: ServiceMap = {};

@@ -16,9 +16,15 @@ export interface Outcome {
   extensions?: Record<string, unknown>;
 }
 
-/** Runs `program` for one request. */
-export async function execute(program: Program, run: PlanRun): Promise<Outcome> {
-  const fetched = Object.create(null) as Record<string, unknown>;
+/**
+ * Runs `program` for one request; `fetched` is the result its fetches merge into (a deferred operation's
+ * primary part shares it with the parts sent after).
+ */
+export async function execute(
+  program: Pick<Program, "plan" | "shape">,
+  run: PlanRun,
+  fetched: Record<string, unknown> = Object.create(null),
+): Promise<Outcome> {
   try {
     if (program.plan) await program.plan(run, { path: [], data: fetched, fullResult: fetched });
   } catch (error) {

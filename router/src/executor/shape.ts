@@ -121,6 +121,19 @@ export function compileShape(operation: Operation): ResponseShape {
   };
 }
 
+/**
+ * Compiles the shape of one part of a deferred operation (a Defer node's `subselection`, at its parent type;
+ * none: no field), shaped as `shapeResponse` shapes a whole operation.
+ */
+export function compileSelectionShape(
+  parentType: CompositeType,
+  selectionSet: SelectionSet | undefined,
+  schema: Schema,
+  defaultedVariables: Variables,
+): ResponseShape {
+  return { schema, rootType: parentType, root: selectionSet ? compileSelectionSet(selectionSet, schema) : [], defaultedVariables };
+}
+
 interface Run {
   schema: Schema;
   variables: Variables;
@@ -271,16 +284,18 @@ function updateOutputValue(
 }
 
 /**
- * The client's `data` from what the plan fetched, with the value-completion errors found on the way.
+ * The client's `data` from what the plan fetched, with the value-completion errors found on the way; `path`
+ * is where `input` is in the response (a deferred part's object), for those errors' paths.
  * Throws on data no subgraph of a valid plan can send (the gateway's assertions).
  */
 export function shapeResponse(
   shape: ResponseShape,
   input: ResultMap,
   variables: Variables | undefined,
+  path: Path = [],
 ): { data: ResultMap | null; errors: GraphQLError[] } {
   const run: Run = { schema: shape.schema, variables: { __proto__: null, ...shape.defaultedVariables, ...variables }, errors: [] };
   const data: ResultMap = Object.create(null);
-  const res = applySelectionSet(input, shape.root, data, run, [], shape.rootType);
+  const res = applySelectionSet(input, shape.root, data, run, [...path], shape.rootType);
   return { data: res === NULL_BUBBLE_UP ? null : data, errors: run.errors };
 }
