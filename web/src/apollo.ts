@@ -1,4 +1,5 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from "@apollo/client";
+import { Defer20220824Handler } from "@apollo/client/incremental";
 import { SetContextLink } from "@apollo/client/link/context";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { getMainDefinition } from "@apollo/client/utilities";
@@ -69,6 +70,8 @@ export function createConnection(graphqlUrl: string, token: string | null): Conn
 
   const client: ApolloClient = new ApolloClient({
     link: ApolloLink.split(isSubscription, new GraphQLWsLink(ws), http),
+    // The router answers @defer over multipart/mixed; deferSpec=20220824 (docs/read-path.md).
+    incrementalHandler: new Defer20220824Handler(),
     cache: new InMemoryCache({
       typePolicies: {
         // Stock has no id of its own: one per product. Live stockChanged events are written into it.
