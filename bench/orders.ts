@@ -138,6 +138,8 @@ interface Measured {
   scenario: Scenario;
   tally: Tally;
   result: autocannon.Result;
+  /** CPU ms each process used during the measured run (when this run started the platform). */
+  cpu?: Record<string, number>;
 }
 const measured: Measured[] = [];
 let reservedByBench = 0;
@@ -145,8 +147,11 @@ let answeredAll = 0;
 for (const scenario of scenarios) {
   log.info({ url, scenario: scenario.name, connections: CONNECTIONS, duration: DURATION }, "warming up (3 s, 10 connections), then measuring");
   const warmup = await fire(scenario, 10, 3);
+  const cpuBefore = platform?.cpu();
   const run = await fire(scenario, CONNECTIONS, DURATION);
-  measured.push({ scenario, ...run });
+  const cpuAfter = platform?.cpu();
+  const cpu = cpuBefore && cpuAfter ? Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, cpuAfter[k]! - (cpuBefore[k] ?? 0)])) : undefined;
+  measured.push({ scenario, ...run, cpu });
   answeredAll += warmup.tally.latencies.length + run.tally.latencies.length;
   if (scenario.kind === "order") reservedByBench += (warmup.tally.outcomes.ok ?? 0) + (run.tally.outcomes.ok ?? 0);
 }
@@ -210,6 +215,13 @@ const rows = measured.map((m) => {
   const perSecond = rate(m);
   return `| ${m.scenario.name} | ${perSecond.toFixed(0)} | ${ms(percentile(sorted, 50))} | ${ms(percentile(sorted, 95))} | ${ms(percentile(sorted, 99))} | ${(perSecond / readRate).toFixed(2)}x | ${JSON.stringify(m.tally.outcomes)} (transport errors ${m.result.errors}, timeouts ${m.result.timeouts}) |`;
 });
+// CPU per request of each busy process (ms, user + system over the measured run): what a change to the path costs
+// or saves, which the shared machine's load moves much less than throughput.
+const cpuRows = measured.map((m) => {
+  const answered = m.tally.latencies.length || 1;
+  const busy = Object.entries(m.cpu ?? {}).filter(([, used]) => used >= 100 * DURATION);
+  return `${m.scenario.name}: CPU ms per request ${busy.map(([name, used]) => `${name} ${(used / answered).toFixed(3)}`).join(", ")}`;
+});
 const invariantOk = Object.values(checks).every(Boolean);
 process.stdout.write(
   [
@@ -219,6 +231,8 @@ process.stdout.write(
     "| scenario | per s (reads, or orders reserved) | p50 ms | p95 ms | p99 ms | / read | outcomes |",
     "|---|---:|---:|---:|---:|---:|---|",
     ...rows,
+    "",
+    ...(platform ? cpuRows : []),
     "",
     ...ids.map((id) => {
       const r = state.rows.get(id);

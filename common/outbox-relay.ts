@@ -13,6 +13,12 @@ export interface OutboxRelayOptions {
   pollMs?: number;
   /** Events published per Kafka request (default 500). */
   batchSize?: number;
+  /**
+   * After publishing a partial batch, wait this long before looking again (default 25 ms): under load, one
+   * request per interval with the events of every commit in it, instead of one per commit, for at most this much
+   * added delivery latency. The first event after a quiet spell is published at once.
+   */
+  lingerMs?: number;
   /** How long published events stay in the table (for inspection and replays), in ms (default 1 hour). */
   retentionMs?: number;
   /**
@@ -44,6 +50,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
   const { databaseUrl, ctx, producer, logger } = options;
   const pollMs = options.pollMs ?? 1_000;
   const batchSize = options.batchSize ?? 500;
+  const lingerMs = options.lingerMs ?? 25;
   const retentionMs = options.retentionMs ?? 3_600_000;
   const role = options.role ?? "preferred";
   const fallback = role === "fallback";
@@ -54,6 +61,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
   let wakeUp: (() => void) | null = null;
   let failures = 0;
   let pending = false; // a notification that arrived while we were not waiting
+  let stopSleeping: (() => void) | null = null;
 
   const wait = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -68,6 +76,18 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
         resolve();
       }
       wakeUp = done;
+    });
+
+  /** A pause that `close` cuts short. */
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        stopSleeping = null;
+        resolve();
+      }
+      stopSleeping = done;
     });
 
   const connect = async () => {
@@ -164,7 +184,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
           }
           if (sent < batchSize) {
             await prune(client);
-            await wait(pollMs);
+            // Notifications that arrive meanwhile are kept (`pending`): the wait after the linger returns at once.
+            if (sent > 0 && lingerMs > 0) await sleep(lingerMs);
+            if (!stopped) await wait(pollMs);
           }
         }
       } catch (error) {
@@ -182,6 +204,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): { close: () => Pr
     wake: () => wakeUp?.(),
     close: async () => {
       stopped = true;
+      stopSleeping?.();
       wakeUp?.();
       await running;
       await client?.end().catch(() => undefined);

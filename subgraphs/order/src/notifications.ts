@@ -8,6 +8,7 @@ import type { OrderEvent, OrderSnapshot } from "../../../common/events.ts";
 import { orderStatusChanged, parseEventData } from "./event-data.ts";
 import { markAllProcessed, processedAmong } from "../../../common/processed.ts";
 import type { Mailer } from "./mailer.ts";
+import { createBatching } from "../../../common/batching.ts";
 
 export const NOTIFICATIONS = "notifications";
 
@@ -47,14 +48,14 @@ type OrderChange = z.infer<typeof orderStatusChanged>;
  * recorded after sending, so a crash in between sends once more (at least once, like any mail system).
  */
 export function startNotifications({ ctx, producer, prisma, logger, mailer, recipientDomain }: NotificationsDeps) {
-  const mail = (order: OrderChange["order"], eventId: string) => {
+  const mailOf = (order: OrderChange["order"], eventId: string) => {
     const { subject, text } = composeOrderMail(order);
-    return mailer.send({
+    return {
       to: `${order.userId.replace(/[^A-Za-z0-9._+-]/g, "_")}@${recipientDomain}`,
       subject,
       text,
       id: `${order.id}-${order.status.toLowerCase()}-${eventId}`,
-    });
+    };
   };
   const mailAll = async (events: OrderEvent[]) => {
     const changes = events
@@ -66,13 +67,19 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
       changes.map((c) => c.id),
     );
     const todo = changes.filter((c) => !done.has(c.id));
-    await Promise.all(todo.map((c) => mail(c.order, c.id)));
+    await mailer.sendAll(todo.map((c) => mailOf(c.order, c.id)));
     await markAllProcessed(
       prisma,
       NOTIFICATIONS,
       todo.map((c) => c.id),
     );
   };
+  // runConsumer hands over each partition's batch on its own, several at once: those that arrive together share
+  // one lookup, one insert and one hand-over to the mailer (an error fails them all, and each is handled again).
+  const mailTogether = createBatching<OrderEvent[], void>(async (batches) => {
+    await mailAll(batches.flat());
+    return batches.map(() => undefined);
+  });
   return runConsumer({
     ctx,
     producer,
@@ -82,7 +89,7 @@ export function startNotifications({ ctx, producer, prisma, logger, mailer, reci
     // One lookup and one insert per fetched batch instead of two round trips per mail (a sale's burst of
     // orders). A malformed event fails its batch; runConsumer then runs `handle` per event, which
     // dead-letters just that one.
-    handleBatch: mailAll,
+    handleBatch: mailTogether,
     handle: (event) => mailAll([event]),
     lingerMs: 200, // a mail up to a fifth of a second later under load, for batches that make the above pay off
   });

@@ -1,4 +1,4 @@
-import type { PrismaClient } from "../../../common/prisma.ts";
+import { Prisma, queryRows, type PrismaClient } from "../../../common/prisma.ts";
 import { appError, badInput, ErrorCode } from "../../../common/errors.ts";
 import type { OrderLineInput } from "./input.ts";
 import { createBatching } from "../../../common/batching.ts";
@@ -33,13 +33,16 @@ export function createPlacementReader(prisma: PrismaClient) {
   const read = createBatching<{ orderId: string; productIds: string[] }, Placement>(async (requests) => {
     const orderIds = requests.map((r) => r.orderId);
     const productIds = [...new Set(requests.flatMap((r) => r.productIds))];
-    const rows = await prisma.$queryRaw<({ kind: "order" | "product"; id: string; existing: string | null } & Partial<CataloguePrice>)[]>`
+    const rows = await queryRows<{ kind: "order" | "product"; id: string; existing: string | null } & Partial<CataloguePrice>>(
+      prisma,
+      Prisma.sql`
       SELECT 'order' AS kind, o.id::text AS id, o.request_hash AS existing, NULL::int AS "priceCents", NULL::int AS "priceVersion",
              NULL::text AS currency, NULL::boolean AS active
       FROM orders o WHERE o.id = ANY(${orderIds}::uuid[])
       UNION ALL
       SELECT 'product', p.id::text, NULL, p.price_cents, p.price_version, p.currency, p.active
-      FROM products p WHERE p.id = ANY(${productIds}::uuid[])`;
+      FROM products p WHERE p.id = ANY(${productIds}::uuid[])`,
+    );
     const existing = new Map<string, string>();
     const prices = new Map<string, CataloguePrice>();
     for (const r of rows) {

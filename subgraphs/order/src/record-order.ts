@@ -1,4 +1,4 @@
-import { Prisma, type PrismaClient } from "../../../common/prisma.ts";
+import { Prisma, queryRows, type PrismaClient } from "../../../common/prisma.ts";
 import type { OrderRecord } from "../../../common/orders/order-record.ts";
 import type { PricedLine } from "./pricing.ts";
 import { orderStatusChanged } from "./transitions.ts";
@@ -59,7 +59,9 @@ export async function recordReservedOrders(prisma: PrismaClient, orders: readonl
   const records = orders.map((o) => recordOf(o, at));
   const lines = orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })));
   const reserve = moveDeltas("reserve");
-  const [result] = await prisma.$queryRaw<{ complete: string[] | null; written: string[] | null }[]>`
+  const [result] = await queryRows<{ complete: string[] | null; written: string[] | null }>(
+    prisma,
+    Prisma.sql`
     WITH gate AS (${stockWriterLocksSql(lines.map((l) => l.productId))}
     ), input_orders AS (
       SELECT * FROM unnest(${orders.map((o) => o.id)}::uuid[], ${orders.map((o) => o.userId)}::text[],
@@ -94,7 +96,8 @@ export async function recordReservedOrders(prisma: PrismaClient, orders: readonl
       envelopes: Prisma.sql`SELECT e FROM (${envelopesSql(records.map((r) => orderStatusChanged(r, null)))}) AS s(e)
         WHERE (e->>'aggregateId')::uuid IN (SELECT id FROM new_orders)`,
     })})
-    SELECT (SELECT array_agg(id::text) FROM complete) AS complete, (SELECT array_agg(id::text) FROM new_orders) AS written`;
+    SELECT (SELECT array_agg(id::text) FROM complete) AS complete, (SELECT array_agg(id::text) FROM new_orders) AS written`,
+  );
   const complete = new Set(result?.complete ?? []);
   const written = new Set(result?.written ?? []);
   return records.map((order) =>

@@ -113,7 +113,7 @@ export async function startOrderSubgraph(deps: OrderStackDeps, options: OrderSta
       await service.close();
       await aggregator.close();
       await hub.close();
-      mailer.close();
+      await mailer.close();
       // The index is this stack's alone; reservations left in it expire through the database pass of any sweeper.
       await deps.redis.del(domain.reservations.index);
     },
