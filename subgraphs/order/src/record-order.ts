@@ -4,7 +4,7 @@ import type { PricedLine } from "./pricing.ts";
 import { orderStatusChanged } from "./transitions.ts";
 import { envelopesSql, outboxInsertSql } from "../../../common/outbox.ts";
 import { stockWriterLocksSql } from "../../../common/orders/stock-locks.ts";
-import { moveDeltas } from "./stock-moves.ts";
+import { insertStockMovesSql } from "./stock-moves.ts";
 
 export interface NewOrder {
   id: string;
@@ -58,7 +58,6 @@ export async function recordReservedOrders(prisma: PrismaClient, orders: readonl
   const at = new Date();
   const records = orders.map((o) => recordOf(o, at));
   const lines = orders.flatMap((o) => o.lines.map((l) => ({ orderId: o.id, ...l })));
-  const reserve = moveDeltas("reserve");
   const [result] = await queryRows<{ complete: string[] | null; written: string[] | null }>(
     prisma,
     Prisma.sql`
@@ -87,11 +86,10 @@ export async function recordReservedOrders(prisma: PrismaClient, orders: readonl
     ), new_lines AS (
       INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
       SELECT l.order_id, l.product_id, l.quantity, l.price FROM input_lines l WHERE l.order_id IN (SELECT id FROM new_orders)
-    ), moved AS (
-      INSERT INTO stock_moves (product_id, order_id, available, reserved, sold)
-      SELECT l.product_id, l.order_id, l.quantity * ${reserve.available}, l.quantity * ${reserve.reserved}, l.quantity * ${reserve.sold}
-      FROM input_lines l WHERE l.order_id IN (SELECT id FROM new_orders)
-    ), events AS (${outboxInsertSql({
+    ), moved AS (${insertStockMovesSql(
+      Prisma.sql`SELECT product_id, order_id, quantity FROM input_lines WHERE order_id IN (SELECT id FROM new_orders)`,
+      "reserve",
+    )}), events AS (${outboxInsertSql({
       topic: "order",
       envelopes: Prisma.sql`SELECT e FROM (${envelopesSql(records.map((r) => orderStatusChanged(r, null)))}) AS s(e)
         WHERE (e->>'aggregateId')::uuid IN (SELECT id FROM new_orders)`,

@@ -11,23 +11,21 @@ const DELTAS: Record<StockMove, { available: number; reserved: number; sold: num
 };
 
 /** How one unit of a move changes each counter. */
-export const moveDeltas = (move: StockMove) => DELTAS[move];
-
 export interface StockLine {
   productId: string;
   quantity: number;
 }
 
 /**
- * The order's move as rows of the stock journal, a SELECT of (product_id, order_id, available, reserved, sold)
- * for `INSERT INTO stock_moves`. Orders never update a stock row themselves: a hot product's row would make every
- * order of it wait for the one before to commit. The stock aggregator (stock-aggregator.ts) folds the journal
- * into the rows in batches.
+ * The INSERT of a move into the stock journal, for the lines `source` selects as `l(product_id, order_id, quantity)`.
+ * Orders never update a stock row themselves: a hot product's row would make every order of it wait for the one
+ * before to commit. The stock aggregator (stock-aggregator.ts) folds the journal into the rows in batches.
  */
-export function stockMovesSql(orderId: string, lines: readonly StockLine[], move: StockMove): Prisma.Sql {
+export function insertStockMovesSql(source: Prisma.Sql, move: StockMove): Prisma.Sql {
   const d = DELTAS[move];
-  return Prisma.sql`SELECT l.product_id, ${orderId}::uuid, l.quantity * ${d.available}, l.quantity * ${d.reserved}, l.quantity * ${d.sold}
-    FROM unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[]) AS l(product_id, quantity)`;
+  return Prisma.sql`INSERT INTO stock_moves (product_id, order_id, available, reserved, sold)
+    SELECT l.product_id, l.order_id, l.quantity * ${d.available}, l.quantity * ${d.reserved}, l.quantity * ${d.sold}
+    FROM (${source}) AS l(product_id, order_id, quantity)`;
 }
 
 /**
@@ -40,5 +38,7 @@ export async function journalStockMove(tx: Tx, orderId: string, lines: readonly 
     tx,
     lines.map((l) => l.productId),
   );
-  await tx.$executeRaw`INSERT INTO stock_moves (product_id, order_id, available, reserved, sold) ${stockMovesSql(orderId, lines, move)}`;
+  const source = Prisma.sql`SELECT product_id, ${orderId}::uuid, quantity
+    FROM unnest(${lines.map((l) => l.productId)}::uuid[], ${lines.map((l) => l.quantity)}::int[]) AS u(product_id, quantity)`;
+  await tx.$executeRaw(insertStockMovesSql(source, move));
 }
