@@ -11,12 +11,14 @@ import { CLUSTER_TESTS, prepareTestRun, runJest } from "./test-setup.ts";
 //
 //   REDIS_CLUSTER_PORT (7100)   first of the cluster's 6 ports
 //   TEST_KAFKA_CLUSTER_PORT (19092), TEST_KAFKA_CLUSTER_CONTROLLER_PORT (19093)   node i: + 2(i-1)
+//   TEST_CLUSTER_INFRA_DIR (.infra/test-cluster)   the brokers' directories and the run's env, so two runs on
+//                                                   different ports can go side by side
 
 const infra = clusterInfraUp({
   redisPort: Number(process.env.REDIS_CLUSTER_PORT ?? 7100),
   kafkaPort: Number(process.env.TEST_KAFKA_CLUSTER_PORT ?? 19092),
   kafkaControllerPort: Number(process.env.TEST_KAFKA_CLUSTER_CONTROLLER_PORT ?? 19093),
-  infraDir: join(ROOT, ".infra", "test-cluster"),
+  infraDir: process.env.TEST_CLUSTER_INFRA_DIR ?? join(ROOT, ".infra", "test-cluster"),
 });
 let code: number;
 try {
