@@ -35,7 +35,7 @@ pg_server_installed() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/nu
 # Install, in one apt-get call, every package whose command is missing. With no arguments: all of them.
 ensure_packages() {
   local want=("$@") missing=() item
-  ((${#want[@]})) || want=(java mvn psql postgres redis-cli redis-server chromium)
+  ((${#want[@]})) || want=(java mvn psql postgres redis-cli redis-server chromium docker-compose)
   for item in "${want[@]}"; do
     case $item in
       java) command -v java >/dev/null || missing+=(openjdk-17-jre-headless) ;;
@@ -46,6 +46,8 @@ ensure_packages() {
       redis-server) command -v redis-server >/dev/null || missing+=(redis-server) ;;
       # The storefront's browser tests (test/storefront.e2e.test.ts) drive Debian's Chromium through playwright-core.
       chromium) command -v chromium >/dev/null || missing+=(chromium) ;;
+      # test/compose-file.int.test.ts has Compose check docker-compose.yml (no Docker daemon is needed for that).
+      docker-compose) command -v docker-compose >/dev/null || missing+=(docker-compose) ;;
       *) die "ensure_packages: unknown item $item" ;;
     esac
   done
