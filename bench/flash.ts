@@ -7,10 +7,19 @@ import { createPrisma } from "../common/prisma.ts";
 import { createRedis } from "../common/redis.ts";
 import { IDENTITY_HEADER, signClientToken, signInternalIdentity } from "../common/identity.ts";
 import { itemKeys } from "../common/orders/flash-keys.ts";
-import { benchEnv, percentile, startPlatform } from "./platform.ts";
+import { benchEnv, flashBenchServices, percentile, startPlatform } from "./platform.ts";
+import { runOnClusterStack } from "./cluster.ts";
 
 // bench:flash: flashPurchase through the router, then against the flash-sale subgraph directly, in one run
 // on one platform (every service a process of its own), many distinct buyers, then a no-oversell check.
+//
+//   BENCH_CLUSTER=1   the same on the cluster stack (Redis Cluster, 3 brokers, HAProxy), with 1 and then 2
+//                     instances of every service, side by side (bench/cluster.ts)
+//   BENCH_ROUTER_URL, BENCH_SUBGRAPH_URL   a running platform's router and flash-sale subgraph (what BENCH_CLUSTER
+//                     uses): no platform is started, and DATABASE_URL, REDIS_URL (or REDIS_CLUSTER_NODES),
+//                     JWT_SECRET and INTERNAL_SECRET must be the ones it uses; BENCH_ROUTER_METRICS lists the
+//                     routers' /metrics URLs (comma-separated) for the batching figure
+if (process.env.BENCH_CLUSTER === "1") process.exit(await runOnClusterStack("flash"));
 const DURATION = Number(process.env.BENCH_DURATION ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 // Rounds of (router, subgraph): on a shared 2-core machine one 15 s phase can be unlucky; rounds show the spread.
@@ -22,19 +31,21 @@ const USERS = Number(process.env.BENCH_USERS ?? Math.max(100_000, 2_500 * DURATI
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 10);
 const log = createLogger("bench-flash", "info");
 
-// The per-IP limit (10/s) would refuse nearly everything from one load generator: raised here, as a deployment
-// behind a trusted proxy would. The sale's own bucket is raised too unless BENCH_SALE_RATE says otherwise, so
-// every attempt exercises the whole purchase path (script + Kafka), not the cheap refusal.
-const env = await benchEnv(log, { FLASH_IP_RATE: "1000000", FLASH_SALE_RATE: process.env.BENCH_SALE_RATE ?? "1000000" });
+const TARGET = process.env.BENCH_ROUTER_URL;
+if (TARGET && !process.env.BENCH_SUBGRAPH_URL) throw new Error("BENCH_ROUTER_URL needs BENCH_SUBGRAPH_URL (the flash-sale subgraph)");
+const env = TARGET ? { ...process.env } : await benchEnv(log, flashBenchServices());
 const config = loadConfig(env);
-const platform = await startPlatform(env);
+const platform = TARGET ? null : await startPlatform(env);
+const routerUrl = TARGET ?? platform!.url;
+const subgraphUrl = process.env.BENCH_SUBGRAPH_URL ?? `http://127.0.0.1:${platform!.ports["flash-sale"]}/graphql`;
+const metricsUrls = process.env.BENCH_ROUTER_METRICS?.split(",") ?? (platform ? [`http://127.0.0.1:${platform.ports.router}/metrics`] : []);
 const prisma = createPrisma(config.DATABASE_URL);
 const redis = createRedis(config.REDIS_URL);
 
 try {
   const admin = await signClientToken(config.JWT_SECRET, `bench-admin-${randomUUID()}`, ["admin"]);
   const call = async (query: string, variables: object) => {
-    const res = await fetch(platform.url, {
+    const res = await fetch(routerUrl, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${admin}` },
       body: JSON.stringify({ query, variables }),
@@ -82,7 +93,7 @@ try {
     const codes = new Map<string, number>();
     const starts = new WeakMap<object, number>();
     const query = `mutation($input: FlashPurchaseInput!) { flashPurchase(input: $input) { id status totalCents } }`;
-    const cpuBefore = platform.cpu();
+    const cpuBefore = platform?.cpu();
     return new Promise<{
       name: string;
       rps: number;
@@ -130,9 +141,9 @@ try {
           if (error) return reject(error);
           latencies.sort((a, b) => a - b);
           const attempts = latencies.length;
-          const cpuAfter = platform.cpu();
+          const cpuAfter = platform?.cpu() ?? {};
           const cpuPerAttempt = Object.fromEntries(
-            Object.keys(cpuAfter).map((k) => [k, (cpuAfter[k]! - (cpuBefore[k] ?? 0)) / Math.max(1, attempts)]),
+            Object.keys(cpuAfter).map((k) => [k, (cpuAfter[k]! - (cpuBefore?.[k] ?? 0)) / Math.max(1, attempts)]),
           );
           resolve({
             name,
@@ -153,13 +164,16 @@ try {
   // Every process warms up first (JIT, connection pools, consumer groups joined and caught up): a cold first
   // phase measured the platform's start, not its steady state.
   log.info({ seconds: WARMUP }, "warming up through the router");
-  await runPhase("warm-up", platform.url, warm, routerHeaders, WARMUP);
-  const subgraphUrl = `http://127.0.0.1:${platform.ports["flash-sale"]}/graphql`;
-  // Operations and requests the router sent to flash-sale so far (router_subgraph_batch_size on its /metrics).
+  await runPhase("warm-up", routerUrl, warm, routerHeaders, WARMUP);
+  // Operations and requests the routers sent to flash-sale so far (router_subgraph_batch_size on their /metrics).
   const batching = async () => {
-    const text = await (await fetch(`http://127.0.0.1:${platform.ports.router}/metrics`)).text();
+    const texts = await Promise.all(metricsUrls.map(async (url) => (await fetch(url)).text()));
     const value = (series: string) =>
-      Number(new RegExp(`^router_subgraph_batch_size_${series}\\{[^}]*subgraph="flash-sale"[^}]*\\} (\\S+)`, "m").exec(text)?.[1] ?? 0);
+      texts.reduce(
+        (sum, text) =>
+          sum + Number(new RegExp(`^router_subgraph_batch_size_${series}\\{[^}]*subgraph="flash-sale"[^}]*\\} (\\S+)`, "m").exec(text)?.[1] ?? 0),
+        0,
+      );
     return { operations: value("sum"), requests: value("count") };
   };
   const perRequest: string[] = [];
@@ -167,7 +181,7 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     log.info({ round, duration: DURATION, connections: CONNECTIONS }, "through the router");
     const sentBefore = await batching();
-    const viaRouterRun = await runPhase(ROUNDS > 1 ? `router #${round}` : "router", platform.url, viaRouter, routerHeaders, DURATION);
+    const viaRouterRun = await runPhase(ROUNDS > 1 ? `router #${round}` : "router", routerUrl, viaRouter, routerHeaders, DURATION);
     const sentAfter = await batching();
     perRequest.push(((sentAfter.operations - sentBefore.operations) / Math.max(1, sentAfter.requests - sentBefore.requests)).toFixed(1));
     // Direct calls carry what the router would forward: the identity signed with INTERNAL_SECRET (valid 60 s).
@@ -227,8 +241,8 @@ try {
   }
   console.log(`\nrouter / subgraph throughput: ${(routed.rps / directRun.rps).toFixed(2)}`);
   console.log(`operations per router request to flash-sale (subgraph batching): ${perRequest.join(", ")}`);
-  console.log("\nCPU ms per attempt (2 cores = 2,000 ms of CPU per second):");
-  for (const r of rounds.flat()) {
+  if (platform) console.log("\nCPU ms per attempt (2 cores = 2,000 ms of CPU per second):");
+  for (const r of platform ? rounds.flat() : []) {
     const cpu = Object.values(r.cpuPerAttempt).reduce((a, b) => a + b, 0);
     const parts = Object.entries(r.cpuPerAttempt)
       .sort((a, b) => b[1] - a[1])
@@ -244,7 +258,7 @@ try {
   }
   process.exitCode = Object.values(checks).every((c) => c.ok) ? 0 : 1;
 } finally {
-  await platform.stop();
+  await platform?.stop();
   redis.disconnect();
   await prisma.$disconnect();
 }

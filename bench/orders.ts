@@ -11,6 +11,11 @@ import { createRedis } from "../common/redis.ts";
 import { stockKey } from "../common/stock.ts";
 import { signClientToken } from "../common/identity.ts";
 import { benchEnv, percentile, startPlatform } from "./platform.ts";
+import { runOnClusterStack } from "./cluster.ts";
+
+// BENCH_CLUSTER=1: the same scenarios on the cluster stack (Redis Cluster, 3 brokers, HAProxy) with 1 and then 2
+// instances of every service, side by side; bench/cluster.ts runs this file against HAProxy (BENCH_ROUTER_URL).
+if (process.env.BENCH_CLUSTER === "1") process.exit(await runOnClusterStack("orders"));
 
 // `npm run bench:orders`: placeOrder through the router at BENCH_CONNECTIONS (50) concurrent connections for
 // BENCH_DURATION s (20) per scenario, every request a distinct idempotency key, buyers spread over BENCH_USERS

@@ -2,9 +2,11 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { Redis } from "ioredis";
+import { Redis, type Cluster } from "ioredis";
 import { loadConfig } from "../common/config.ts";
 import { createLogger, type Logger } from "../common/logger.ts";
+import { createRedis } from "../common/redis.ts";
+import { clusterNodesOf } from "../common/redis-address.ts";
 import { infraUp, ROOT } from "../scripts/env.ts";
 import { createServices, SERVICE_NAMES, withFreePorts } from "../scripts/services.ts";
 import { prepare } from "../scripts/prepare.ts";
@@ -36,6 +38,17 @@ export const productionSecrets = (): Record<string, string> => ({
 export const BENCH_RATE_LIMITS = { RATE_LIMIT_EXEMPT: "127.0.0.0/8,::1/128" };
 
 /**
+ * What bench:flash's services run with: the per-IP limit (10/s) would refuse nearly everything from one load
+ * generator, so it is raised, as a deployment behind a trusted proxy would. The sale's own bucket is raised too
+ * unless BENCH_SALE_RATE says otherwise, so every attempt exercises the whole purchase path (script + Kafka), not
+ * the cheap refusal.
+ */
+export const flashBenchServices = (): Record<string, string> => ({
+  FLASH_IP_RATE: "1000000",
+  FLASH_SALE_RATE: process.env.BENCH_SALE_RATE ?? "1000000",
+});
+
+/**
  * Benchmarks run the services as separate processes (as in production) on free ports, against their own
  * database (<name>_bench), Redis database (BENCH_REDIS_DB, default 15), mail directory and topic prefix (`bench.`), so they
  * never touch what `npm start` or `npm test` use. Every run starts empty: orders left by an earlier run would
@@ -43,15 +56,30 @@ export const BENCH_RATE_LIMITS = { RATE_LIMIT_EXEMPT: "127.0.0.0/8,::1/128" };
  */
 export async function benchEnv(logger: Logger, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
   const env = infraUp();
-  const dbUrl = new URL(env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/flashgraph");
-  dbUrl.pathname = `${dbUrl.pathname.replace(/_(test|bench)$/, "")}_bench`;
   const redisUrl = new URL(env.REDIS_URL ?? "redis://127.0.0.1:6379");
   redisUrl.pathname = `/${process.env.BENCH_REDIS_DB ?? 15}`;
-  rmSync(BENCH_MAIL_DIR, { recursive: true, force: true });
+  return prepareBenchEnv(env, logger, { database: "bench", mailDir: BENCH_MAIL_DIR }, { REDIS_URL: redisUrl.toString(), ...extra });
+}
+
+/**
+ * `infra` (what infra.sh or the cluster infrastructure wrote) completed into a bench's environment: the database
+ * `<name>_<database>`, the mail directory, `bench.` topics, production mode with fresh secrets; then migrations,
+ * topics, and an empty database and Redis (`emptyBenchState`). The cluster benches (bench/cluster.ts) use
+ * `bench_cluster`, so a single-node bench running meanwhile keeps its database.
+ */
+export async function prepareBenchEnv(
+  infra: NodeJS.ProcessEnv,
+  logger: Logger,
+  where: { database: string; mailDir: string },
+  extra: Record<string, string> = {},
+): Promise<NodeJS.ProcessEnv> {
+  const env = { ...infra };
+  const dbUrl = new URL(env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/flashgraph");
+  dbUrl.pathname = `${dbUrl.pathname.replace(/_(test|bench|bench_cluster)$/, "")}_${where.database}`;
+  rmSync(where.mailDir, { recursive: true, force: true });
   Object.assign(env, {
     DATABASE_URL: dbUrl.toString(),
-    REDIS_URL: redisUrl.toString(),
-    MAIL_DIR: BENCH_MAIL_DIR,
+    MAIL_DIR: where.mailDir,
     KAFKA_TOPIC_PREFIX: "bench.",
     NODE_ENV: "production",
     ...productionSecrets(),
@@ -63,7 +91,17 @@ export async function benchEnv(logger: Logger, extra: Record<string, string> = {
     ...extra,
   });
   await prepare(loadConfig(env), logger);
-  const db = new pg.Client({ connectionString: dbUrl.toString() });
+  await emptyBenchState(env);
+  return env;
+}
+
+/**
+ * Empties a bench's database (every table but the migrations') and its Redis: the bench database of one server,
+ * or every master of a Redis Cluster (a cluster has only database 0; the cluster benches' cluster is their own).
+ */
+export async function emptyBenchState(env: NodeJS.ProcessEnv): Promise<void> {
+  const config = loadConfig(env);
+  const db = new pg.Client({ connectionString: config.DATABASE_URL });
   await db.connect();
   try {
     const { rows } = await db.query<{ name: string }>(
@@ -73,10 +111,20 @@ export async function benchEnv(logger: Logger, extra: Record<string, string> = {
   } finally {
     await db.end();
   }
-  const redis = new Redis(redisUrl.toString());
-  await redis.flushdb();
-  redis.disconnect();
-  return env;
+  if (!clusterNodesOf(config.REDIS_URL)) {
+    const redis = new Redis(config.REDIS_URL);
+    await redis.flushdb();
+    redis.disconnect();
+    return;
+  }
+  // ASYNC: the keys are gone at once and freed in the background, within the client's command timeout.
+  const redis = createRedis(config.REDIS_URL) as unknown as Cluster;
+  try {
+    if (redis.status !== "ready") await new Promise((resolve) => redis.once("ready", resolve));
+    await Promise.all(redis.nodes("master").map((node) => node.flushdb("ASYNC")));
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export async function waitFor(url: string, timeoutMs = 60_000) {
@@ -96,7 +144,7 @@ export async function waitFor(url: string, timeoutMs = 60_000) {
  * Services a killed bench left running (their parent is gone, their environment says bench): they would
  * consume this run's events in its consumer groups and skew every number, so they are stopped first.
  */
-function stopOrphans() {
+export function stopOrphans() {
   for (const pid of readdirSync("/proc")
     .filter((name) => /^\d+$/.test(name))
     .map(Number)) {
