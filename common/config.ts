@@ -239,6 +239,20 @@ const schema = z.object({
       if (bad.length > 0) ctx.addIssue({ code: "custom", message: `not host:port: ${bad.join(", ")}` });
     }),
   /**
+   * Replicas that must have a reservation's or a flash purchase's write before it is answered, on a Redis Cluster
+   * (`WAIT <n> REDIS_WAIT_TIMEOUT_MS` on the node that ran the script; docs/scale-out.md, "A master fails").
+   * Default (unset or empty): 1 on a cluster, 0 on one server; 0 turns it off, and is the only value one server takes.
+   */
+  REDIS_WAIT_REPLICAS: z
+    .union([z.literal(""), z.coerce.number().int().min(0).max(5)])
+    .default("")
+    .transform((v) => (v === "" ? undefined : v)),
+  /**
+   * Longest a write waits for REDIS_WAIT_REPLICAS, in ms (default 100). Past it the write is answered anyway (it is
+   * on its master; the shortfall is counted in `redis_replica_ack_shortfalls_total` and logged).
+   */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
+  /**
    * What runs the router's queries and mutations that need several subgraphs (those one subgraph answers alone
    * pass through either way): `executor` (default), the router's own plan executor (router/src/executor/,
    * docs/read-path.md), which answers exactly as the gateway does and leaves to it what it does not run;
@@ -256,7 +270,10 @@ const schema = z.object({
     .transform((v) => (v === "" ? undefined : v)),
 });
 
-export type Config = z.infer<typeof schema>;
+export type Config = Omit<z.infer<typeof schema>, "REDIS_WAIT_REPLICAS"> & {
+  /** REDIS_WAIT_REPLICAS with its default applied: 1 on a cluster, 0 on one server. */
+  REDIS_WAIT_REPLICAS: number;
+};
 
 /** Parses and validates the environment; throws one message naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -270,7 +287,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const nodes = parsed.data.REDIS_CLUSTER_NODES.split(",")
     .map((node) => node.trim())
     .filter(Boolean);
+  const waitReplicas = parsed.data.REDIS_WAIT_REPLICAS ?? (nodes.length > 0 ? 1 : 0);
+  // WAIT on one server would wait for replicas nothing promotes; a cluster's failover is what it protects against.
+  if (nodes.length === 0 && waitReplicas > 0)
+    throw new Error("Invalid configuration: REDIS_WAIT_REPLICAS: must be 0 without REDIS_CLUSTER_NODES (WAIT is for a Redis Cluster)");
   // One address for every factory (common/redis.ts): the services pass REDIS_URL on and need not know which it is.
   if (nodes.length > 0) parsed.data.REDIS_URL = clusterAddress(nodes);
-  return parsed.data;
+  return { ...parsed.data, REDIS_WAIT_REPLICAS: waitReplicas };
 }

@@ -20,7 +20,8 @@ export async function connectInfra(
 ) {
   const prisma = lifecycle.add("prisma", createPrisma(config.DATABASE_URL), (p) => p.$disconnect());
   const readiness: ReadinessCheck[] = [{ name: "postgres", check: () => prisma.$queryRaw`SELECT 1` }];
-  const redis = needs.redis ? lifecycle.add("redis", createRedis(config.REDIS_URL), (r) => r.quit()) : null;
+  const replicaAck = { replicas: config.REDIS_WAIT_REPLICAS, timeoutMs: config.REDIS_WAIT_TIMEOUT_MS, logger };
+  const redis = needs.redis ? lifecycle.add("redis", createRedis(config.REDIS_URL, { replicaAck }), (r) => r.quit()) : null;
   if (redis) readiness.push({ name: "redis", check: () => redis.ping() });
   const kafka = createKafka({
     brokers: config.KAFKA_BROKERS.split(","),

@@ -1,6 +1,7 @@
 import { Registry, collectDefaultMetrics, Counter, Histogram } from "prom-client";
 import type { ApolloServerPlugin } from "@apollo/server";
 import { consumerMetrics } from "./kafka/metrics.ts";
+import { replicaAckShortfalls } from "./replicated-scripts.ts";
 
 /** One registry per process, exposed at `GET /metrics`. */
 export function createMetrics(service: string) {
@@ -8,6 +9,7 @@ export function createMetrics(service: string) {
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
   for (const metric of consumerMetrics) registry.registerMetric(metric);
+  registry.registerMetric(replicaAckShortfalls);
   const operations = new Counter({
     name: "graphql_operations_total",
     help: "GraphQL operations by name and outcome (ok, or the first error code).",

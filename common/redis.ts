@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Cluster, Redis, type RedisOptions as ConnectionOptions } from "ioredis";
 import { clusterNodesOf } from "./redis-address.ts";
+import type { Logger } from "./logger.ts";
 
 export { Redis };
 
@@ -15,7 +16,26 @@ export interface RedisOptions {
   commandTimeoutMs?: number;
   /** Fail fast instead of queueing commands while disconnected (default true for request paths). */
   enableOfflineQueue?: boolean;
+  /**
+   * On a cluster, how the scripts defined with `defineReplicatedScript` (common/replicated-scripts.ts) wait for
+   * replicas (default: they do not wait). Ignored on one server.
+   */
+  replicaAck?: ReplicaAckOptions;
 }
+
+export interface ReplicaAckOptions {
+  /** REDIS_WAIT_REPLICAS: replicas a write must reach before it is answered; 0 does not wait. */
+  replicas: number;
+  /** REDIS_WAIT_TIMEOUT_MS: longest the wait lasts; past it the write is answered anyway, and counted. */
+  timeoutMs: number;
+  /** Where a shortfall and a detected failover are reported. */
+  logger?: Logger;
+}
+
+const replicaAcks = new WeakMap<Redis, ReplicaAckOptions>();
+
+/** The replica acknowledgement a cluster client was made with (none for one server, or when not asked for). */
+export const replicaAckOf = (redis: Redis): ReplicaAckOptions | undefined => replicaAcks.get(redis);
 
 /**
  * A Redis client whose commands issued in one event-loop turn leave in ONE socket write: the first command of a
@@ -55,7 +75,11 @@ class CorkedRedis extends Redis {
  */
 export function createRedis(address: string, options: RedisOptions = {}): Redis {
   const nodes = clusterNodesOf(address);
-  if (nodes) return createCluster(nodes, options) as unknown as Redis;
+  if (nodes) {
+    const cluster = createCluster(nodes, options) as unknown as Redis;
+    if (options.replicaAck) replicaAcks.set(cluster, options.replicaAck);
+    return cluster;
+  }
   return new CorkedRedis(address, {
     commandTimeout: options.commandTimeoutMs ?? 2_000,
     connectTimeout: 5_000,
@@ -126,14 +150,19 @@ export async function subscribeSharded(subscriber: Redis, channel: string): Prom
 /** The event `subscribeSharded`'s messages arrive as: `(channel, message)`. */
 export const shardedMessageEvent = (subscriber: Redis) => (isCluster(subscriber) ? "smessage" : "message");
 
-type ScriptArg = string | number;
+export type ScriptArg = string | number;
+export type ScriptRunner = (keys: string[], args: ScriptArg[]) => Promise<unknown>;
+
+/** The command `defineScript` registers `lua/<name>.lua` as (also on the pipelines of that connection). */
+export const scriptCommand = (name: string) => `fg_${name}`;
 
 /**
  * Registers `lua/<name>.lua` once on this connection (`defineCommand`: EVALSHA with a fallback to EVAL)
  * and returns a function that runs it. Keys are always passed in KEYS so the script is Cluster-safe.
  */
-export function defineScript(redis: Redis, name: string): (keys: string[], args: ScriptArg[]) => Promise<unknown> {
-  const command = `fg_${name}`;
+
+export function defineScript(redis: Redis, name: string): ScriptRunner {
+  const command = scriptCommand(name);
   if (!(command in redis)) redis.defineCommand(command, { lua: readFileSync(`${LUA_DIR}${name}.lua`, "utf8") });
   const run = (redis as unknown as Record<string, (...args: ScriptArg[]) => Promise<unknown>>)[command]!;
   return (keys, args) => run.call(redis, keys.length, ...keys, ...args);

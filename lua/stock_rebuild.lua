@@ -4,7 +4,9 @@
 -- it sends locked FOR SHARE (common/orders/stock-rebuild.ts), so no order holding units of them is written,
 -- released or confirmed until this has run: the orders it sends are exactly the open ones.
 -- Assumes Redis loses counters and reservations together (a flush, a restart without persistence), never one
--- without the other (docs/orders.md, "When Redis loses its data").
+-- without the other (docs/orders.md, "When Redis loses its data"); a failover that lost a master's last writes
+-- lost whole scripts, so a lost reservation went with its counter moves, and forcing every open order (the
+-- rebuild after a loss: restoreAll) adds the units of each one Redis lacks to the counters it kept.
 -- KEYS     every key the call touches (the script refuses a name it was not given): the expiry index, the restored
 --          marker, stock hashes {stock}:<productId>, reservation hashes, held-units counters
 -- ARGV[1]  JSON {
@@ -16,7 +18,8 @@
 --            orders:    [[orderId, requestHash, expiresAtMs, holderKey, heldUnits, [[productId, quantity], ...]], ...]
 --                       open orders; heldUnits is 0 for a PAID order (it no longer counts against its buyer's cap)
 --            forced:    [orderId, ...]  listed orders restored even if they hold units of no counter loaded here (a
---                       placeOrder whose reservation was lost); every other listed order only if it does
+--                       placeOrder whose reservation was lost; every order of the rebuild after a loss); every other
+--                       listed order only if it does
 --            holders:   [[holderKey, [orderId, ...]], ...]  counters set, where absent, to the units still counted by
 --                       those orders' reservations (the rebuild after a loss of everything: every order of the user)
 --            holderTtl: TTL of a held-units counter this creates, in seconds; 0 creates none (only adds to existing ones)

@@ -26,6 +26,12 @@ export const expiryIndexOfDatabase = (database: string) => `${DEFAULT_EXPIRY_IND
  */
 export const restoredMarkerKey = (expiryIndex: string) => `${expiryIndex}:restored`;
 
+/**
+ * On a Redis Cluster, the id of the node the restored marker was last vouched for on (lua/order_failover_check.lua):
+ * a master that is not that node was promoted after a failover, and may have lost the last writes of its predecessor.
+ */
+export const restoredOnKey = (expiryIndex: string) => `${expiryIndex}:restored-on`;
+
 /** Hash of one regular order's reservation: items, state, request hash, expiry. */
 export const reservationKey = (orderId: string) => `{stock}:reservation:${orderId}`;
 

@@ -180,8 +180,11 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
   }
 
   /**
-   * After Redis lost everything (the restored marker is gone): loads the counters of every product open regular
-   * orders hold, restores those orders' reservations and every buyer's held-units counter, then sets the marker.
+   * After Redis lost everything, or a failover lost its last writes (the restored marker is gone: deleted by the
+   * failover check, lua/order_failover_check.lua): loads the counters of every product open regular orders hold
+   * that Redis lacks, restores every open order's reservation Redis lacks (its units are taken from counters Redis
+   * kept, since a reservation and its counter moves are one script, lost together) and every buyer's held-units
+   * counter, then sets the marker.
    * Run in chunks of whole users, so a buyer's counter is set from all of their orders at once; one run at a time
    * per process (concurrent callers share it). Idempotent: a second run, here or in another process, finds
    * everything present and changes nothing.
@@ -205,6 +208,7 @@ export function createStockRebuild(redis: Redis, prisma: PrismaClient, options: 
             products: first ? rows : [],
             loaded,
             orders: chunks[i]!,
+            forced: chunks[i]!.map((o) => o.id),
             holders: true,
             setMarker: i === chunks.length - 1,
           });

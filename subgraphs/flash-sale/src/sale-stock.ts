@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { defineScript } from "../../../common/redis.ts";
+import { defineReplicatedScript } from "../../../common/replicated-scripts.ts";
 import { itemKeys, saleChannel } from "../../../common/orders/flash-keys.ts";
 
 /** What Redis needs to sell one item: written at creation (warm-up) and reloaded if Redis lost it. */
@@ -50,10 +51,16 @@ export interface LiveItem {
   version: number;
 }
 
-/** Typed wrappers of the flash-sale item scripts (lua/flash_*.lua); every call touches one item's slot. */
+/**
+ * Typed wrappers of the flash-sale item scripts (lua/flash_*.lua); every call touches one item's slot. On a Redis
+ * Cluster a purchase is answered only once a replica has it (REDIS_WAIT_REPLICAS, common/replicated-scripts.ts).
+ * The others are not waited for: losing one of them can keep units unsold (an end or drain lost with its master is
+ * done again by its loop; purchases check the sale's window themselves), never sell a unit twice (docs/scale-out.md,
+ * "A master fails").
+ */
 export function createSaleStock(redis: Redis) {
   const loadScript = defineScript(redis, "flash_load");
-  const purchaseScript = defineScript(redis, "flash_purchase");
+  const purchaseScript = defineReplicatedScript(redis, "flash_purchase");
   const endScript = defineScript(redis, "flash_end");
   const drainScript = defineScript(redis, "flash_drain");
   const drainAckScript = defineScript(redis, "flash_drain_ack");

@@ -1,11 +1,19 @@
 import type { Redis } from "ioredis";
-import { defineScript } from "../../../common/redis.ts";
+import { defineScript, replicaAckOf } from "../../../common/redis.ts";
+import { defineReplicatedScript } from "../../../common/replicated-scripts.ts";
+import { failoverCheck } from "./failover-check.ts";
 import { stockKey } from "../../../common/stock.ts";
 import { DEFAULT_EXPIRY_INDEX, heldUnitsKey, reservationKey, restoredMarkerKey } from "../../../common/orders/reservation-keys.ts";
 
 // Typed wrappers around lua/order_reserve.lua, order_release.lua, order_confirm.lua and order_unhold.lua. Every
 // key shares the `{stock}` hash tag of the regular stock counters (the buyer's held-units counter too), so a whole
 // order, and the buyer's cap on units held in RESERVED orders, is one script on one Cluster slot.
+//
+// On a Redis Cluster a reservation is answered only once a replica has it (REDIS_WAIT_REPLICAS,
+// common/replicated-scripts.ts), after a check that the node running it is the master the counters were vouched
+// for on (failover-check.ts). Settlements (release, confirm, unhold) are not waited for: each is idempotent and run
+// again after a loss (by the change's event, and by the sweeper for every reservation still indexed), and losing
+// one keeps units reserved for a while, never sells them twice.
 
 export interface ReservationItem {
   productId: string;
@@ -55,7 +63,7 @@ export interface ReservationOptions {
 
 export function createReservations(redis: Redis, options: ReservationOptions) {
   const index = options.index ?? DEFAULT_EXPIRY_INDEX;
-  const reserveScript = defineScript(redis, "order_reserve");
+  const reserveScript = defineReplicatedScript(redis, "order_reserve", { leading: failoverCheck(index, replicaAckOf(redis)?.logger) });
   const releaseScript = defineScript(redis, "order_release");
   const confirmScript = defineScript(redis, "order_confirm");
   const unholdScript = defineScript(redis, "order_unhold");
