@@ -31,6 +31,31 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, capture = 
   return result.stdout ?? "";
 }
 
+export interface RedisClusterUp {
+  /** REDIS_CLUSTER_NODES of the cluster: its six `127.0.0.1:port`. */
+  nodes: string;
+  /** Stops the cluster unless it was already running. */
+  down(): void;
+}
+
+/** Starts (or reuses) a Redis Cluster of 3 masters + 3 replicas on `port`..`port + 5` (scripts/redis-cluster.sh). */
+export function redisClusterUp(port: number): RedisClusterUp {
+  const redisEnv = { ...process.env, REDIS_CLUSTER_PORT: String(port) };
+  const wasRunning = spawnSync("bash", ["scripts/redis-cluster.sh", "status"], { cwd: ROOT, env: redisEnv, stdio: "ignore" }).status === 0;
+  const down = () => {
+    if (!wasRunning) spawnSync("bash", ["scripts/redis-cluster.sh", "stop"], { cwd: ROOT, env: redisEnv, stdio: "inherit" });
+  };
+  try {
+    const started = run("bash", ["scripts/redis-cluster.sh", "start"], redisEnv, true);
+    const nodes = /^REDIS_CLUSTER_NODES=(\S+)$/m.exec(started)?.[1];
+    if (!nodes) throw new Error(`scripts/redis-cluster.sh start printed no REDIS_CLUSTER_NODES: ${started}`);
+    return { nodes, down };
+  } catch (error) {
+    down();
+    throw error;
+  }
+}
+
 /** Starts (or reuses) both clusters; on failure, stops what it started before throwing. */
 export function clusterInfraUp(options: ClusterInfraOptions): ClusterInfra {
   mkdirSync(options.infraDir, { recursive: true });
@@ -43,20 +68,18 @@ export function clusterInfraUp(options: ClusterInfraOptions): ClusterInfra {
     KAFKA_CONTROLLER_PORT: String(options.kafkaControllerPort),
     KAFKA_CLUSTER_DIR: join(options.infraDir, "kafka-cluster"),
   };
-  const redisEnv = { ...process.env, REDIS_CLUSTER_PORT: String(options.redisPort) };
-  const redisWasRunning = spawnSync("bash", ["scripts/redis-cluster.sh", "status"], { cwd: ROOT, env: redisEnv, stdio: "ignore" }).status === 0;
+  let redis: RedisClusterUp | null = null;
   let done = false;
   const down = () => {
     if (done) return;
     done = true;
     spawnSync("bash", ["scripts/infra.sh", "down"], { cwd: ROOT, env: { ...process.env, ...kafkaEnv }, stdio: "inherit" });
     rmSync(runRecord, { force: true });
-    if (!redisWasRunning) spawnSync("bash", ["scripts/redis-cluster.sh", "stop"], { cwd: ROOT, env: redisEnv, stdio: "inherit" });
+    redis?.down();
   };
   try {
-    const started = run("bash", ["scripts/redis-cluster.sh", "start"], redisEnv, true);
-    const nodes = /^REDIS_CLUSTER_NODES=(\S+)$/m.exec(started)?.[1];
-    if (!nodes) throw new Error(`scripts/redis-cluster.sh start printed no REDIS_CLUSTER_NODES: ${started}`);
+    redis = redisClusterUp(options.redisPort);
+    const nodes = redis.nodes;
     const { KAFKA_BROKERS: _ignored, ...base } = process.env; // the cluster's brokers, never a configured single one
     run("bash", ["scripts/infra.sh", "up"], { ...base, ...kafkaEnv });
     const env: NodeJS.ProcessEnv = { ...base, ...kafkaEnv, REDIS_CLUSTER_NODES: nodes };

@@ -4,7 +4,8 @@
 #   bash scripts/infra.sh up                     reuse what answers, start what does not, write .infra/env
 #   bash scripts/infra.sh status                 print what answers
 #   bash scripts/infra.sh down                   stop exactly what `up` started (never what it reused)
-#   bash scripts/infra.sh deps                   install missing system packages (root, Debian): CI uses this
+#   bash scripts/infra.sh deps [item...]         install missing system packages (root, Debian): CI uses this;
+#                                                items (chromium, docker-compose, ...) limit it to those
 #   bash scripts/infra.sh kafka-start DIR PORT CONTROLLER_PORT   a broker of its own, e.g. for a restart test
 #   bash scripts/infra.sh kafka-stop DIR         SIGTERM, wait, SIGKILL after a bound; data in DIR is kept
 #
@@ -64,13 +65,13 @@ INFRA_LIB=$ROOT/scripts/infra
 # shellcheck source-path=SCRIPTDIR source=infra/commands.sh
 . "$INFRA_LIB/commands.sh"
 
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  deps) ensure_packages ;;
+  deps) shift; ensure_packages "$@" ;;
   kafka-start)
     [ $# -eq 4 ] || die "usage: infra.sh kafka-start <dir> <port> <controllerPort>"
     kafka_start "$2" "$3" "$4"

@@ -1,12 +1,22 @@
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { infraUp, ROOT } from "./env.ts";
+import { redisClusterUp } from "./cluster-infra.ts";
 import { CLUSTER_TESTS, prepareTestRun, runJest } from "./test-setup.ts";
 
 // `npm test`: make the services reachable, prepare the run (scripts/test-setup.ts), then run every test layer.
-// The `*.cluster.test.ts` files are never run here: they need the Redis Cluster and Kafka cluster that
-// `npm run test:cluster` (scripts/test-cluster.ts) starts.
+// Last comes a reduced form of `npm run test:cluster` (scripts/test-cluster.ts): the cluster files that need a
+// Redis Cluster but not the 3-broker Kafka, on a Redis Cluster started here on ports of its own
+// (TEST_REDIS_CLUSTER_PORT, default 7400-7405) and stopped afterwards; their suites' topics are on the usual broker.
+// What the tests need beyond the services (infra.sh installs only what is missing, and says what and why if it can't):
+// Chromium for the storefront, Compose to check docker-compose.yml, redis-server for the Redis Cluster files.
+const deps = spawnSync("bash", [`${ROOT}scripts/infra.sh`, "deps", "chromium", "docker-compose", "redis-server"], { stdio: "inherit" });
+if (deps.status !== 0) process.exit(deps.status ?? 1);
 const env = await prepareTestRun(infraUp());
+
+/** The cluster files `npm test` runs: scripts on every tag, pub/sub across nodes, a master killed, replica acks. */
+const REDIS_CLUSTER_FILES = "test/cluster/(redis-scripts|pubsub|redis-failover|replica-ack)\\.cluster\\.test\\.ts$";
 
 /**
  * Files run after the rest, one at a time: those that start processes, a browser or a broker of their own (the
@@ -33,4 +43,21 @@ if (args.length > 0) process.exit(await runJest([...args, "--testPathIgnorePatte
 const solo = soloFiles(ROOT).map((path) => `${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
 const restCode = await runJest(["--testPathIgnorePatterns", ...IGNORED, ...solo], env);
 const soloCode = await runJest(["--runInBand", ...solo], env);
-process.exit(restCode || soloCode);
+const clusterCode = await runRedisClusterFiles();
+process.exit(restCode || soloCode || clusterCode);
+
+/** One file at a time (the failover files kill nodes the others use), as `npm run test:cluster` runs them. */
+async function runRedisClusterFiles(): Promise<number> {
+  const started = Date.now();
+  const cluster = redisClusterUp(Number(process.env.TEST_REDIS_CLUSTER_PORT ?? 7400));
+  try {
+    // --forceExit: a cluster client reconnecting to a node a failover test killed can outlive its file by seconds.
+    return await runJest(["--runInBand", "--forceExit", REDIS_CLUSTER_FILES, "--testPathIgnorePatterns", "/node_modules/", "/.infra/"], {
+      ...env,
+      REDIS_CLUSTER_NODES: cluster.nodes,
+    });
+  } finally {
+    cluster.down();
+    console.log(`Redis Cluster files: ${((Date.now() - started) / 1000).toFixed(1)} s, the cluster's start and stop included`);
+  }
+}
