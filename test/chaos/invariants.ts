@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Redis } from "ioredis";
+import type { Redis } from "../../common/redis.ts";
 import { stockKey } from "../../common/stock.ts";
 import { itemKeys } from "../../common/orders/flash-keys.ts";
 import { expiryIndexOfDatabase, reservationKey } from "../../common/orders/reservation-keys.ts";
@@ -28,6 +28,7 @@ export const INVARIANTS = [
 
 export interface CheckContext {
   db: pg.Client;
+  /** One Redis, or a Redis Cluster (common/redis.ts `createRedis`): every read below names one key. */
   redis: Redis;
   routerUrl: string;
   scenario: Scenario;

@@ -24,6 +24,9 @@ export interface LedgerOrder {
   /** ack: the client got the order; refused: a code saying no; failed: no interpretable answer within the retry budget. */
   outcome: "ack" | "refused" | "failed";
   code?: string;
+  /** When the client first sent it and when it got its final answer (epoch ms, this process's clock). */
+  sentAt: number;
+  answeredAt: number;
 }
 
 export interface LedgerAction {
@@ -144,10 +147,11 @@ export function startLoad(options: LoadOptions) {
               },
             },
           ];
+    const sentAt = Date.now();
     const answer = await postRetrying(url, query, variables, await tokenOf(userId), budget);
     const got = answer.data?.placeOrder?.id ?? answer.data?.flashPurchase?.id;
     const outcome = outcomeOf(answer.code);
-    ledger.orders.push({ kind, userId, key, orderId: got ?? orderId, lines, outcome, code: answer.code });
+    ledger.orders.push({ kind, userId, key, orderId: got ?? orderId, lines, outcome, code: answer.code, sentAt, answeredAt: Date.now() });
     if (outcome === "ack") await settle(got ?? orderId, userId);
   }
 

@@ -8,15 +8,13 @@ import { createLogger } from "../../common/logger.ts";
 import { createKafka, ensureTopics } from "../../common/kafka/client.ts";
 import { startOwnKafka, startOwnRedis, startPostgresProxy } from "./infra.ts";
 import { startPlatform } from "./platform.ts";
-import { createScenario, startLoad } from "./load.ts";
-import { waitForQuiescence } from "./quiescence.ts";
-import { checkInvariants } from "./invariants.ts";
+import { LOAD_ENV, runLoadPhase, type PhaseTarget } from "./phase.ts";
 import type { Fault, FaultTargets } from "./faults.ts";
 import type { PhaseResult } from "./table.ts";
 
 // One chaos run: its own Redis, a proxy in front of PostgreSQL, optionally its own broker, the platform as
-// processes on them, then per fault: fresh products and a sale, load, the fault, the end of the load,
-// quiescence, and the invariants.
+// processes on them, then per fault one phase of phase.ts: fresh products and a sale, load, the fault, the end
+// of the load, quiescence, and the invariants.
 
 export interface ChaosOptions {
   /** The environment to start from: DATABASE_URL (the run's own database, migrated), KAFKA_BROKERS, KAFKA_TOPIC_PREFIX. */
@@ -30,8 +28,6 @@ export interface ChaosOptions {
   quiescenceMs?: number;
   log?: (line: string) => void;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startChaos(options: ChaosOptions) {
   const log = options.log ?? (() => undefined);
@@ -48,13 +44,7 @@ export async function startChaos(options: ChaosOptions) {
     LOG_LEVEL: "warn",
     SEED: "false",
     MAIL_DIR: mailDir,
-    PAYMENT_LATENCY_MS: "50",
-    RESERVATION_TTL_SECONDS: "600",
-    FLASH_WARMUP_INTERVAL_MS: "2000",
-    RATE_LIMIT_EXEMPT: "127.0.0.0/8,::1/128",
-    FLASH_IP_RATE: "100000",
-    ROUTER_USER_RATE: "1000",
-    ROUTER_USER_BURST: "1000",
+    ...LOAD_ENV,
   };
   const config = loadConfig(env);
   const kafkaCtx = createKafka({
@@ -75,35 +65,34 @@ export async function startChaos(options: ChaosOptions) {
   const reader = new Redis(redis.url, { maxRetriesPerRequest: 3 });
   const targets: FaultTargets = { platform, redis, postgres, kafka, internalSecret: config.INTERNAL_SECRET };
 
+  const target: PhaseTarget = {
+    routerUrl: platform.routerUrl,
+    jwtSecret: config.JWT_SECRET,
+    db,
+    redis: reader,
+    kafka: kafkaCtx,
+    // A service the fault crashed is started again before quiescence is awaited; the phase then fails on it.
+    async crashed() {
+      const dead = platform.dead();
+      for (const name of dead) await platform.restart(name, "SIGKILL", async () => undefined);
+      return dead;
+    },
+  };
+
   async function runPhase(fault: Fault): Promise<PhaseResult> {
-    const since = new Date(Date.now() - 1_000);
-    const started = Date.now();
     log(`chaos: ${fault.name}`);
-    try {
-      const scenario = await createScenario(platform.routerUrl, config.JWT_SECRET, [40, 40, 400], { stock: 100, quantity: 40 });
-      const load = startLoad({ url: platform.routerUrl, jwtSecret: config.JWT_SECRET, scenario });
-      await sleep(options.beforeMs ?? 2_000);
-      const extra = await fault.inject(targets, scenario).catch((error: unknown) => ({ name: "fault injected", ok: false, detail: String(error) }));
-      await sleep(options.afterMs ?? 3_000);
-      const ledger = await load.stop();
-      const crashed = platform.dead();
-      for (const name of crashed) await platform.restart(name, "SIGKILL", async () => undefined);
-      const q = await waitForQuiescence(db, kafkaCtx, options.quiescenceMs ?? 120_000);
-      const quiescence = {
-        name: "quiescent",
-        ok: q.quiet && crashed.length === 0,
-        detail: `${q.quiet ? "reached" : "NOT reached"} in ${(q.ms / 1000).toFixed(1)} s: ${JSON.stringify(q.left)}${crashed.length ? `; crashed on the fault: ${crashed.join(", ")}` : ""}; phase ${((Date.now() - started) / 1000).toFixed(0)} s, ${ledger.orders.length} orders, ${ledger.actions.length} payments/cancels`,
-      };
-      const checks = await checkInvariants({ db, redis: reader, routerUrl: platform.routerUrl, scenario, ledger, since });
-      return { fault: fault.name, quiescence, checks: extra ? [...checks, extra] : checks };
-    } catch (error) {
-      return {
-        fault: fault.name,
-        quiescence: { name: "quiescent", ok: false, detail: "phase did not complete" },
-        checks: [],
-        error: error instanceof Error ? error.message : String(error),
-      };
-    }
+    const { result } = await runLoadPhase(
+      target,
+      { name: fault.name, inject: (scenario) => fault.inject(targets, scenario) },
+      {
+        stocks: [40, 40, 400],
+        sale: { stock: 100, quantity: 40 },
+        beforeMs: options.beforeMs,
+        afterMs: options.afterMs,
+        quiescenceMs: options.quiescenceMs,
+      },
+    );
+    return result;
   }
 
   return {

@@ -1,10 +1,18 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import type { Cluster } from "ioredis";
 import { config } from "../harness.ts";
 import { isCluster, type Redis as PlatformRedis } from "../../common/redis.ts";
+import { ROOT } from "../../scripts/env.ts";
 
 // What the *.cluster.test.ts files share: the Redis Cluster that `npm run test:cluster` started
-// (REDIS_CLUSTER_NODES), seen node by node, and how to kill one of its masters.
+// (REDIS_CLUSTER_NODES), seen node by node, how to kill one of its masters and start it again, and the same for
+// a broker of its 3-broker Kafka (KAFKA_CLUSTER_DIR).
+
+const execFileAsync = promisify(execFile);
 
 /** The seed nodes of the cluster under test; the files fail at once when they are not run by `npm run test:cluster`. */
 export function clusterPorts(): number[] {
@@ -92,4 +100,66 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs: numbe
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   throw new Error(`${what} within ${timeoutMs} ms${last ? `; last error: ${String(last)}` : ""}`);
+}
+
+/** The master serving `key` and one replica of it that is not failed, by port. */
+export async function masterAndReplica(askPort: number, key: string): Promise<{ master: number; replica: number }> {
+  const master = await masterPortOf(askPort, key);
+  const view = await clusterView(master);
+  const self = view.find((v) => v.port === master)!;
+  const replica = view.find((v) => v.masterId === self.id && !v.failed);
+  if (!replica) throw new Error(`master ${master} has no replica`);
+  return { master, replica: replica.port };
+}
+
+/** A node killed by `crashNode`: how to start it again. */
+export interface CrashedNode {
+  port: number;
+  pid: number;
+  configFile: string;
+}
+
+/** SIGKILL the redis-server on `port`, remembering its config file so `restartNode` can bring it back. */
+export async function crashNode(port: number): Promise<CrashedNode> {
+  const configFile = /config_file:(\S+)/.exec(await onNode(port, (n) => n.info("server")))?.[1];
+  if (!configFile) throw new Error(`no config_file in INFO of port ${port}`);
+  return { port, configFile, pid: await killNode(port) };
+}
+
+/**
+ * Starts a crashed node again (it daemonizes; async, so a load running in this process goes on) and waits until
+ * the node on `askPort` sees it as a healthy replica: the master that replaced it keeps its slots.
+ */
+export async function restartNode(node: CrashedNode, askPort: number, timeoutMs = 30_000): Promise<void> {
+  await execFileAsync("redis-server", [node.configFile]);
+  await eventually(
+    async () => (await clusterView(askPort)).some((v) => v.port === node.port && v.role === "slave" && !v.failed),
+    timeoutMs,
+    `node ${node.port} did not rejoin as a replica`,
+    200,
+  );
+}
+
+/** The brokers' directories of the 3-broker cluster `npm run test:cluster` started (scripts/infra/kafka-cluster.sh). */
+export function kafkaClusterDir(): string {
+  const dir = process.env.KAFKA_CLUSTER_DIR ?? "";
+  if (!dir) throw new Error("KAFKA_CLUSTER_DIR is not set: run these files with `npm run test:cluster`");
+  return dir;
+}
+
+/** SIGKILL Kafka node `nodeId` (its pid from node-<id>/kafka.pid): a crash, no controlled shutdown. */
+export function killBroker(nodeId: number): number {
+  const pid = Number(readFileSync(join(kafkaClusterDir(), `node-${nodeId}`, "kafka.pid"), "utf8").trim());
+  if (!pid) throw new Error(`no pid for Kafka node ${nodeId}`);
+  process.kill(pid, "SIGKILL");
+  return pid;
+}
+
+/**
+ * `infra.sh up` starts the nodes of the cluster that do not run (a killed one rejoins with its data) and waits
+ * until they are ready. KAFKA_BROKERS unset: with it, `up` would only check that one of them answers. Async, so
+ * a load running in this process goes on while the JVM starts.
+ */
+export async function restartBrokers(): Promise<void> {
+  await execFileAsync("bash", [join(ROOT, "scripts", "infra.sh"), "up"], { cwd: ROOT, env: { ...process.env, KAFKA_BROKERS: "" }, timeout: 180_000 });
 }
