@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { spawnSync } from "node:child_process";
 import { config, logger } from "../harness.ts";
 import { createRedis, type Redis } from "../../common/redis.ts";
 import { stockKey } from "../../common/stock.ts";
@@ -8,7 +7,18 @@ import { createReservations } from "../../subgraphs/order/src/reservations.ts";
 import { connectProductCaching, type ProductCaching } from "../../subgraphs/product/src/cache/caching.ts";
 import { cacheKeys, type CacheOptions } from "../../subgraphs/product/src/cache/options.ts";
 import type { ProductRecord } from "../../subgraphs/product/src/products.ts";
-import { clusterPorts, clusterView, eventually, killNode, masterPortOf, onNode } from "./support.ts";
+import {
+  awaitHealthyCluster,
+  clusterPorts,
+  clusterView,
+  crashNode,
+  eventually,
+  masterAndReplica as masterAndReplicaOf,
+  masterPortOf,
+  onNode,
+  restartNode,
+  type CrashedNode,
+} from "./support.ts";
 
 // A Redis master dies (SIGKILL, no goodbye): its replica is promoted after cluster-node-timeout
 // (scripts/redis-cluster.sh: 2 s in tests), ioredis follows the new slot map, and reservations work again, on the
@@ -17,10 +27,11 @@ import { clusterPorts, clusterView, eventually, killNode, masterPortOf, onNode }
 
 const ports = clusterPorts();
 let redis: Redis;
-const killed: { port: number; configFile: string }[] = [];
+const killed: CrashedNode[] = [];
 const open: { close: () => Promise<void> }[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
+  await awaitHealthyCluster(ports);
   redis = createRedis(config.REDIS_URL);
 });
 
@@ -32,9 +43,7 @@ afterAll(async () => {
 
 /** Kills the master on `port` (SIGKILL) and waits until `replicaPort` has been promoted in its place. */
 async function failOver(port: number, replicaPort: number): Promise<void> {
-  const configFile = /config_file:(\S+)/.exec(await onNode(port, (n) => n.info("server")))![1]!;
-  killed.push({ port, configFile });
-  await killNode(port);
+  killed.push(await crashNode(port));
   await eventually(
     async () => (await clusterView(replicaPort)).some((v) => v.port === replicaPort && v.role === "master"),
     20_000,
@@ -43,30 +52,18 @@ async function failOver(port: number, replicaPort: number): Promise<void> {
   );
 }
 
-/** Starts the killed nodes again; each rejoins as a replica of the master that replaced it. */
+/** Starts the killed nodes again (each rejoins as a replica of the master that replaced it) and waits for a whole cluster. */
 async function restartKilled(): Promise<void> {
-  for (const { port, configFile } of killed.splice(0)) {
-    const started = spawnSync("redis-server", [configFile], { encoding: "utf8" });
-    if (started.status !== 0) throw new Error(`could not start the killed node ${port} again: ${started.stderr}`);
-    const survivor = ports.find((p) => p !== port)!;
-    await eventually(
-      async () => (await clusterView(survivor)).some((v) => v.port === port && v.role === "slave" && !v.failed),
-      30_000,
-      `node ${port} did not rejoin as a replica`,
-      200,
+  for (const node of killed.splice(0))
+    await restartNode(
+      node,
+      ports.find((p) => p !== node.port)!,
     );
-  }
+  await awaitHealthyCluster(ports);
 }
 
 /** The master serving `key`, and its replica. */
-async function masterAndReplica(key: string): Promise<{ master: number; replica: number }> {
-  const master = await masterPortOf(ports[0]!, key);
-  const view = await clusterView(master);
-  const self = view.find((v) => v.port === master)!;
-  const replica = view.find((v) => v.masterId === self.id && !v.failed);
-  if (!replica) throw new Error(`master ${master} has no replica`);
-  return { master, replica: replica.port };
-}
+const masterAndReplica = (key: string) => masterAndReplicaOf(ports[0]!, key);
 
 test("reservations keep working after the {stock} master is killed and its replica promoted, with the counters it had", async () => {
   const index = `{stock}:reservations:expiry:failover-${randomUUID()}`;

@@ -10,7 +10,17 @@ import { createReservations } from "../../subgraphs/order/src/reservations.ts";
 import { createOrderDomain } from "../../subgraphs/order/src/domain.ts";
 import { createSaleStock } from "../../subgraphs/flash-sale/src/sale-stock.ts";
 import { pgStock, redisStock } from "../stock.ts";
-import { clusterPorts, clusterView, crashNode, eventually, masterAndReplica, onNode, restartNode, type CrashedNode } from "./support.ts";
+import {
+  awaitHealthyCluster,
+  clusterPorts,
+  clusterView,
+  crashNode,
+  eventually,
+  masterAndReplica,
+  onNode,
+  restartNode,
+  type CrashedNode,
+} from "./support.ts";
 
 // Issue 24, point 1: a master failover during a sale loses no acknowledged purchase and oversells nothing. With
 // REDIS_WAIT_REPLICAS=1 (common/replicated-scripts.ts) a reservation and a flash purchase are answered only once a
@@ -23,7 +33,8 @@ let redis: Redis;
 let prisma: PrismaClient;
 const crashed: CrashedNode[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
+  await awaitHealthyCluster(ports);
   redis = createRedis(config.REDIS_URL, { replicaAck: { replicas: 1, timeoutMs: 1_000, logger } });
   prisma = createPrisma(config.DATABASE_URL);
 });
@@ -34,26 +45,14 @@ afterAll(async () => {
   await prisma.$disconnect();
 });
 
-/**
- * Starts the crashed nodes again, and waits until every master sees a healthy replica of its own: the next test
- * and file find the cluster whole, as every node tells it.
- */
+/** Starts the crashed nodes again, and waits until the cluster is whole: the next test and file find it so. */
 async function restartCrashed() {
   for (const node of crashed.splice(0))
     await restartNode(
       node,
       ports.find((p) => p !== node.port)!,
     );
-  await eventually(
-    async () => {
-      const masters = (await clusterView(ports[0]!)).filter((v) => v.role === "master" && !v.failed && v.slots.length > 0);
-      const views = await Promise.all(masters.map((m) => clusterView(m.port)));
-      return masters.length === 3 && masters.every((m, i) => views[i]!.some((v) => v.masterId === m.id && !v.failed));
-    },
-    30_000,
-    "the cluster did not get a replica for every master back",
-    200,
-  );
+  await awaitHealthyCluster(ports);
 }
 
 const shortfalls = async (script: string) => (await replicaAckShortfalls.get()).values.find((v) => v.labels.script === script)?.value ?? 0;

@@ -140,6 +140,30 @@ export async function restartNode(node: CrashedNode, askPort: number, timeoutMs 
   );
 }
 
+/**
+ * Waits until the cluster is whole again, as every node tells it: 3 masters serving slots, each with a replica that
+ * is not failed, and every replica's link to its master up with no sync in progress. A node started again after a
+ * kill rejoins as a replica at once but copies its master's data first; until then a `WAIT` on that master gets no
+ * acknowledgement, and a failover there would have nothing to promote. Each failover test starts and ends with it, so
+ * no test depends on what another file left behind.
+ */
+export async function awaitHealthyCluster(ports: number[], timeoutMs = 60_000): Promise<void> {
+  await eventually(
+    async () => {
+      const view = await clusterView(ports[0]!);
+      const masters = view.filter((v) => v.role === "master" && !v.failed && v.slots.length > 0);
+      if (masters.length !== 3 || view.some((v) => v.failed)) return false;
+      if (!masters.every((m) => view.some((v) => v.masterId === m.id && v.role === "slave"))) return false;
+      const replicas = view.filter((v) => v.role === "slave");
+      const links = await Promise.all(replicas.map((r) => onNode(r.port, (n) => n.info("replication"))));
+      return links.every((info) => info.includes("master_link_status:up") && info.includes("master_sync_in_progress:0"));
+    },
+    timeoutMs,
+    "the Redis Cluster did not become whole (3 masters, each with a synced replica)",
+    200,
+  );
+}
+
 /** The brokers' directories of the 3-broker cluster `npm run test:cluster` started (scripts/infra/kafka-cluster.sh). */
 export function kafkaClusterDir(): string {
   const dir = process.env.KAFKA_CLUSTER_DIR ?? "";
