@@ -30,6 +30,9 @@ export function createConsumer(ctx: KafkaContext, groupId: string): Consumer {
  */
 const COMMIT_INTERVAL_MS = 1_000;
 
+/** How long a consumer that kafkajs gave up on waits before it is started again (runBatches). */
+const RESTART_AFTER_MS = 1_000;
+
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Each partition's end offset (where a group that starts "now" begins). */
@@ -61,21 +64,38 @@ export async function runBatches(
   const commit = options.commit ?? true;
   const lingerMs = options.lingerMs ?? 0;
   let lingerUntil = 0;
+  const keyOf = (topic: string, partition: number | string) => `${topic}\u0000${partition}`;
+  /** Offsets handled (the next one to read) and committed, by partition, for the partitions of this member's session. */
   const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
-  consumer.on(consumer.events.GROUP_JOIN, () => resolved.clear()); // a rebalance: our old partitions are not ours to commit
-  await consumer.run({
+  const committed = new Map<string, string>();
+  let assigned = new Set<string>();
+  let closing = false;
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    // A rebalance: our old partitions are not ours to commit.
+    resolved.clear();
+    committed.clear();
+    assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => keyOf(topic, p))));
+  });
+  consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
+    for (const { topic, partitions } of payload.topics)
+      for (const { partition, offset } of partitions) committed.set(keyOf(topic, partition), offset);
+  });
+  /** Handled offsets of partitions still ours that the group has not committed yet. */
+  const pending = () => [...resolved.entries()].filter(([key, o]) => assigned.has(key) && committed.get(key) !== o.offset).map(([, o]) => o);
+
+  const runOptions = {
     autoCommit: false,
     autoCommitInterval: COMMIT_INTERVAL_MS,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: options.concurrency,
-    eachBatch: async (payload) => {
+    eachBatch: async (payload: EachBatchPayload) => {
       const { topic, partition } = payload.batch;
       if (!payload.isRunning() || payload.isStale()) return;
       await options.eachBatch({
         ...payload,
         resolveOffset: (offset) => {
           payload.resolveOffset(offset);
-          if (commit) resolved.set(`${topic}\u0000${partition}`, { topic, partition, offset: (BigInt(offset) + 1n).toString() });
+          if (commit) resolved.set(keyOf(topic, partition), { topic, partition, offset: (BigInt(offset) + 1n).toString() });
         },
       });
       if (commit) await payload.commitOffsetsIfNecessary(payload.isRunning() ? undefined : payload.uncommittedOffsets());
@@ -85,9 +105,38 @@ export async function runBatches(
         await realSleep(lingerUntil - now);
       }
     },
+  };
+
+  // kafkajs restarts a consumer that crashed on an error it calls retriable (a broker gone: its retries ran out),
+  // and leaves one that crashed on any other (KafkaJSGroupCoordinatorNotFound while the coordinator moves) stopped
+  // for good, still connected: its partitions go to the other members, or, when every instance crashed alike,
+  // to nobody. Such a consumer is started again here, after a pause.
+  let restart: NodeJS.Timeout | undefined;
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || closing) return;
+    restart = setTimeout(() => {
+      restart = undefined;
+      if (!closing) void consumer.run(runOptions).catch(() => undefined);
+    }, RESTART_AFTER_MS);
   });
+
+  // Batches commit what they resolved at most every COMMIT_INTERVAL_MS, when they end: a group that goes quiet
+  // would keep its last second uncommitted (and its lag above 0) until the next event. This commits it then.
+  const flush = commit
+    ? setInterval(() => {
+        const offsets = pending();
+        if (offsets.length > 0 && !closing) consumer.commitOffsets(offsets).catch(() => undefined);
+      }, COMMIT_INTERVAL_MS)
+    : undefined;
+  flush?.unref();
+
+  await consumer.run(runOptions);
   return async () => {
-    if (resolved.size > 0) await consumer.commitOffsets([...resolved.values()]).catch(() => undefined);
+    closing = true;
+    clearInterval(flush);
+    clearTimeout(restart);
+    const offsets = pending();
+    if (offsets.length > 0) await consumer.commitOffsets(offsets).catch(() => undefined);
     await consumer.disconnect();
   };
 }

@@ -33,6 +33,24 @@ export function createPartitionRetry(options: { consumer: Consumer; group: strin
     consumerPausedPartitions.set({ group, topic }, paused);
   };
 
+  /**
+   * kafkajs's pause and resume act on the consumer's current group session, and throw while it has none: between
+   * a crash and kafkajs's restart of the consumer (a broker gone), or once it stopped. That session is gone with
+   * whatever it had paused, and the next one fetches the partition again from its committed offset, before the
+   * failed event: nothing is left to resume. Thrown from the resume timer, the error would end the process.
+   */
+  const setPaused = (topic: string, partition: number, paused: boolean) => {
+    try {
+      if (paused) consumer.pause([{ topic, partitions: [partition] }]);
+      else consumer.resume([{ topic, partitions: [partition] }]);
+    } catch (error) {
+      log.info(
+        { err: error, topic, partition },
+        paused ? "could not pause the partition: the consumer is restarting" : "nothing to resume: the consumer restarted",
+      );
+    }
+  };
+
   const entryFor = (topic: string, partition: number, offset: string): Failing => {
     const key = keyOf(topic, partition);
     let entry = failing.get(key);
@@ -60,11 +78,11 @@ export function createPartitionRetry(options: { consumer: Consumer; group: strin
       const level = entry.failures === 1 || kind === "unknown" ? "warn" : "info";
       log[level]({ err: error, topic, partition, offset, kind, failures: entry.failures, delayMs }, "event failed; partition paused until the retry");
       consumerRetries.inc({ group, topic, kind });
-      consumer.pause([{ topic, partitions: [partition] }]);
+      setPaused(topic, partition, true);
       if (entry.resume) clearTimeout(entry.resume);
       entry.resume = setTimeout(() => {
         entry.resume = undefined;
-        consumer.resume([{ topic, partitions: [partition] }]);
+        setPaused(topic, partition, false);
         updateGauge(topic);
       }, delayMs);
       updateGauge(topic);

@@ -59,9 +59,9 @@ async function outstanding(db: pg.Client, kafka: KafkaContext): Promise<Outstand
   };
 }
 
-// Committed consumer lag is reported, not waited for: consumers commit at most once a second and only while
-// they fetch (common/kafka/batches.ts), so an idle group keeps its last second uncommitted until the next event.
-// What the groups applied is checked instead through their processed sets (invariants.ts, "no event lost").
+// Committed consumer lag is reported, not waited for: consumers commit what they handled at most once a second
+// (common/kafka/batches.ts), and a group whose member is restarting commits nothing meanwhile. What the groups
+// applied is checked instead through their processed sets (invariants.ts, "no event lost").
 const settled = (o: Outstanding) =>
   o.unpublishedOutbox === 0 && o.pendingPayments === 0 && o.paidOrders === 0 && o.lapsedReserved === 0 && o.pendingStockMoves === 0;
 
