@@ -70,10 +70,21 @@ export async function runBatches(
   const committed = new Map<string, string>();
   let assigned = new Set<string>();
   let closing = false;
+  /**
+   * Per partition, the offset after the last one handled in this session: a batch must start there or before. A
+   * batch that starts later would skip events (none of the platform's topics has a gap: no compaction, no
+   * transactions), so it is not handled and the partition is read again from there. Seen during a broker's failover,
+   * when the partition's batches come from two leaders' fetchers and kafkajs restarts its session.
+   */
+  const next = new Map<string, bigint>();
+  /** The session (GROUP_JOIN) a batch started in: what a batch of an earlier session resolves is not ours to commit. */
+  let session = 0;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     // A rebalance: our old partitions are not ours to commit.
+    session++;
     resolved.clear();
     committed.clear();
+    next.clear();
     assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => keyOf(topic, p))));
   });
   consumer.on(consumer.events.COMMIT_OFFSETS, ({ payload }) => {
@@ -91,11 +102,22 @@ export async function runBatches(
     eachBatch: async (payload: EachBatchPayload) => {
       const { topic, partition } = payload.batch;
       if (!payload.isRunning() || payload.isStale()) return;
+      const key = keyOf(topic, partition);
+      const started = session;
+      const expected = next.get(key);
+      const first = payload.batch.messages[0];
+      if (expected !== undefined && first && BigInt(first.offset) > expected) {
+        consumer.seek({ topic, partition, offset: expected.toString() });
+        return;
+      }
       await options.eachBatch({
         ...payload,
         resolveOffset: (offset) => {
           payload.resolveOffset(offset);
-          if (commit) resolved.set(keyOf(topic, partition), { topic, partition, offset: (BigInt(offset) + 1n).toString() });
+          if (started !== session) return;
+          const after = BigInt(offset) + 1n;
+          if (after > (next.get(key) ?? -1n)) next.set(key, after);
+          if (commit) resolved.set(key, { topic, partition, offset: after.toString() });
         },
       });
       if (commit) await payload.commitOffsetsIfNecessary(payload.isRunning() ? undefined : payload.uncommittedOffsets());
