@@ -41,6 +41,7 @@ export async function createEventHub<T extends TopicName>(options: { ctx: KafkaC
   await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: false });
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   const close = await runBatches(consumer, {
+    log,
     concurrency: 6,
     // The group is this process's alone and starts at the end every time: its offsets are never read.
     commit: false,

@@ -5,6 +5,7 @@
  */
 import type { Consumer, EachBatchPayload } from "kafkajs";
 import type { KafkaContext } from "./client.ts";
+import type { Logger } from "../logger.ts";
 
 export const HEARTBEAT_INTERVAL_MS = 1_000;
 
@@ -59,7 +60,14 @@ export async function endOffsets(ctx: KafkaContext, topics: string[]) {
  */
 export async function runBatches(
   consumer: Consumer,
-  options: { concurrency: number; lingerMs?: number; commit?: boolean; eachBatch: (payload: EachBatchPayload) => Promise<void> },
+  options: {
+    concurrency: number;
+    lingerMs?: number;
+    commit?: boolean;
+    /** Where a batch refused for starting past the last handled offset is reported. */
+    log?: Logger;
+    eachBatch: (payload: EachBatchPayload) => Promise<void>;
+  },
 ): Promise<() => Promise<void>> {
   const commit = options.commit ?? true;
   const lingerMs = options.lingerMs ?? 0;
@@ -107,6 +115,10 @@ export async function runBatches(
       const expected = next.get(key);
       const first = payload.batch.messages[0];
       if (expected !== undefined && first && BigInt(first.offset) > expected) {
+        options.log?.warn(
+          { topic, partition, expected: expected.toString(), first: first.offset },
+          "batch starts past the last handled offset: reading the partition again from there",
+        );
         consumer.seek({ topic, partition, offset: expected.toString() });
         return;
       }

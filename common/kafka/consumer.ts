@@ -133,6 +133,7 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
   await consumer.subscribe({ topics: [...byFullName.keys()], fromBeginning: options.fromNow ? false : (options.fromBeginning ?? true) });
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   const closeBatches = await runBatches(consumer, {
+    log,
     concurrency: options.concurrency ?? 3,
     lingerMs: options.lingerMs,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
