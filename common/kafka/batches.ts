@@ -73,8 +73,6 @@ export async function runBatches(
   const lingerMs = options.lingerMs ?? 0;
   let lingerUntil = 0;
   const keyOf = (topic: string, partition: number | string) => `${topic}\u0000${partition}`;
-  /** Offsets handled (the next one to read) and committed, by partition, for the partitions of this member's session. */
-  const resolved = new Map<string, { topic: string; partition: number; offset: string }>();
   const committed = new Map<string, string>();
   let assigned = new Set<string>();
   let closing = false;
@@ -82,15 +80,15 @@ export async function runBatches(
    * Per partition, the offset after the last one handled in this session: a batch must start there or before. A
    * batch that starts later would skip events (none of the platform's topics has a gap: no compaction, no
    * transactions), so it is not handled and the partition is read again from there. Seen during a broker's failover,
-   * when the partition's batches come from two leaders' fetchers and kafkajs restarts its session.
+   * when the partition's batches come from two leaders' fetchers and kafkajs restarts its session. It is also what
+   * this member commits for the partition.
    */
-  const next = new Map<string, bigint>();
+  const next = new Map<string, { topic: string; partition: number; offset: bigint }>();
   /** The session (GROUP_JOIN) a batch started in: what a batch of an earlier session resolves is not ours to commit. */
   let session = 0;
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     // A rebalance: our old partitions are not ours to commit.
     session++;
-    resolved.clear();
     committed.clear();
     next.clear();
     assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => keyOf(topic, p))));
@@ -100,7 +98,10 @@ export async function runBatches(
       for (const { partition, offset } of partitions) committed.set(keyOf(topic, partition), offset);
   });
   /** Handled offsets of partitions still ours that the group has not committed yet. */
-  const pending = () => [...resolved.entries()].filter(([key, o]) => assigned.has(key) && committed.get(key) !== o.offset).map(([, o]) => o);
+  const pending = () =>
+    [...next.entries()]
+      .filter(([key, o]) => assigned.has(key) && committed.get(key) !== o.offset.toString())
+      .map(([, { topic, partition, offset }]) => ({ topic, partition, offset: offset.toString() }));
 
   const runOptions = {
     autoCommit: false,
@@ -112,7 +113,7 @@ export async function runBatches(
       if (!payload.isRunning() || payload.isStale()) return;
       const key = keyOf(topic, partition);
       const started = session;
-      const expected = next.get(key);
+      const expected = next.get(key)?.offset;
       const first = payload.batch.messages[0];
       if (expected !== undefined && first && BigInt(first.offset) > expected) {
         options.log?.warn(
@@ -128,8 +129,7 @@ export async function runBatches(
           payload.resolveOffset(offset);
           if (started !== session) return;
           const after = BigInt(offset) + 1n;
-          if (after > (next.get(key) ?? -1n)) next.set(key, after);
-          if (commit) resolved.set(key, { topic, partition, offset: after.toString() });
+          if (after > (next.get(key)?.offset ?? -1n)) next.set(key, { topic, partition, offset: after });
         },
       });
       if (commit) await payload.commitOffsetsIfNecessary(payload.isRunning() ? undefined : payload.uncommittedOffsets());
@@ -169,7 +169,7 @@ export async function runBatches(
     closing = true;
     clearInterval(flush);
     clearTimeout(restart);
-    const offsets = pending();
+    const offsets = commit ? pending() : [];
     if (offsets.length > 0) await consumer.commitOffsets(offsets).catch(() => undefined);
     await consumer.disconnect();
   };
