@@ -42,6 +42,7 @@ export async function createEventHub<T extends TopicName>(options: { ctx: KafkaC
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   const close = await runBatches(consumer, {
     log,
+    startAt: ends,
     concurrency: 6,
     // The group is this process's alone and starts at the end every time: its offsets are never read.
     commit: false,
@@ -53,7 +54,6 @@ export async function createEventHub<T extends TopicName>(options: { ctx: KafkaC
       if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
     },
   });
-  for (const { topic, partition, offset } of ends) consumer.seek({ topic, partition, offset });
   await joined;
 
   return {

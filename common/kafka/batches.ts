@@ -66,6 +66,12 @@ export async function runBatches(
     commit?: boolean;
     /** Where a batch refused for starting past the last handled offset is reported. */
     log?: Logger;
+    /**
+     * Where to start instead of the committed offsets: applied when the consumer first joins its group, before its
+     * first fetch. (Seeking right after `run` fails when that first join crashed, as on a cluster whose offsets
+     * topic is still loading: kafkajs has no consumer group until it runs again.)
+     */
+    startAt?: { topic: string; partition: number; offset: string }[];
     eachBatch: (payload: EachBatchPayload) => Promise<void>;
   },
 ): Promise<() => Promise<void>> {
@@ -89,6 +95,7 @@ export async function runBatches(
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     // A rebalance: our old partitions are not ours to commit.
     session++;
+    if (session === 1) for (const { topic, partition, offset } of options.startAt ?? []) consumer.seek({ topic, partition, offset });
     committed.clear();
     next.clear();
     assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => keyOf(topic, p))));
@@ -102,6 +109,24 @@ export async function runBatches(
     [...next.entries()]
       .filter(([key, o]) => assigned.has(key) && committed.get(key) !== o.offset.toString())
       .map(([, { topic, partition, offset }]) => ({ topic, partition, offset: offset.toString() }));
+
+  let lastCommit = Date.now();
+  const byTopic = (offsets: ReturnType<typeof pending>) =>
+    [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
+      topic,
+      partitions: offsets.filter((o) => o.topic === topic).map(({ partition, offset }) => ({ partition, offset })),
+    }));
+
+  // kafkajs treats a fetched partition whose messages all lie before the fetch offset as log compaction: it
+  // resolves the fetch offset, so its next fetch starts one past it, and calls no handler. The platform's topics
+  // are never compacted, so that message was not handled; seen while a broker fails over. The partition is read
+  // again from that offset (a seek also resets kafkajs's resolved offset there).
+  consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
+    if (payload.batchSize !== 0 || payload.firstOffset != null || closing) return;
+    const { topic, partition, lastOffset } = payload;
+    options.log?.warn({ topic, partition, offset: lastOffset }, "kafkajs skipped an offset it fetched no message at: reading it again");
+    consumer.seek({ topic, partition, offset: lastOffset });
+  });
 
   const runOptions = {
     autoCommit: false,
@@ -132,7 +157,12 @@ export async function runBatches(
           if (after > (next.get(key)?.offset ?? -1n)) next.set(key, { topic, partition, offset: after });
         },
       });
-      if (commit) await payload.commitOffsetsIfNecessary(payload.isRunning() ? undefined : payload.uncommittedOffsets());
+      // Only what this member handled is committed (`next`), never kafkajs's own resolved offsets: those are its
+      // fetch positions, which it also moves past offsets it skipped (below).
+      if (commit && (!payload.isRunning() || Date.now() - lastCommit >= COMMIT_INTERVAL_MS)) {
+        lastCommit = Date.now();
+        await payload.commitOffsetsIfNecessary({ topics: byTopic(pending()) });
+      }
       if (lingerMs > 0 && payload.batch.messages.length > 0 && payload.isRunning()) {
         const now = Date.now();
         if (lingerUntil <= now) lingerUntil = now + lingerMs; // the first batch of this fetch to finish

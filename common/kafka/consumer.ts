@@ -134,6 +134,7 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   const closeBatches = await runBatches(consumer, {
     log,
+    startAt: offsets,
     concurrency: options.concurrency ?? 3,
     lingerMs: options.lingerMs,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
@@ -168,7 +169,6 @@ export async function runConsumer<T extends TopicName>(options: ConsumerOptions<
       }
     },
   });
-  for (const { topic, partition, offset } of offsets) consumer.seek({ topic, partition, offset });
   if (options.fromNow) await joined;
   return {
     close: async () => {
