@@ -59,6 +59,8 @@ export function redisClusterUp(port: number): RedisClusterUp {
 /** Starts (or reuses) both clusters; on failure, stops what it started before throwing. */
 export function clusterInfraUp(options: ClusterInfraOptions): ClusterInfra {
   mkdirSync(options.infraDir, { recursive: true });
+  // What a machine that never ran the cluster lacks (Debian packages; HAProxy fronts the cluster stack's services).
+  run("bash", [join(ROOT, "scripts", "infra.sh"), "deps", "redis-server", "haproxy"], process.env);
   const runRecord = join(options.infraDir, `started-by-${process.pid}`);
   const kafkaEnv = {
     INFRA_DIR: options.infraDir,

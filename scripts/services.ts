@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import path from "node:path";
 import { loadConfig } from "../common/config.ts";
 import type { Logger } from "../common/logger.ts";
 import { SUBGRAPHS } from "../schema/compose.ts";
@@ -69,7 +71,16 @@ export function createServices(options: ServicesOptions) {
   process.on("exit", killAll);
 
   const output = (name: string) => tails.get(name) ?? "";
-  const keep = (name: string) => (chunk: Buffer) => void tails.set(name, (output(name) + chunk.toString("utf8")).slice(-TAIL_BYTES));
+  // SERVICE_LOG_DIR=<dir> (in this process's environment) also appends each service's whole output to
+  // <dir>/<name>-<port>.log: a test that fails after a long run keeps every warning, not only the tail.
+  const logDir = process.env.SERVICE_LOG_DIR;
+  const keep = (name: string) => {
+    const file = logDir ? createWriteStream(path.join(logDir, `${name}-${ports[name]}.log`), { flags: "a" }) : null;
+    return (chunk: Buffer) => {
+      file?.write(chunk);
+      tails.set(name, (output(name) + chunk.toString("utf8")).slice(-TAIL_BYTES));
+    };
+  };
 
   function launch(name: string) {
     const capture = options.output === "capture";
@@ -78,8 +89,9 @@ export function createServices(options: ServicesOptions) {
       cwd: ROOT,
       stdio: ["ignore", capture ? "pipe" : "inherit", capture ? "pipe" : "inherit"],
     });
-    child.stdout?.on("data", keep(name));
-    child.stderr?.on("data", keep(name));
+    const append = keep(name);
+    child.stdout?.on("data", append);
+    child.stderr?.on("data", append);
     const exit = new Promise<ServiceExit>((resolve) =>
       child.once("exit", (code, signal) => {
         if (!stopping && !restarting.has(name)) options.onUnexpectedExit?.(name, { code, signal });

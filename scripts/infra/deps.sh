@@ -48,6 +48,8 @@ ensure_packages() {
       chromium) command -v chromium >/dev/null || missing+=(chromium) ;;
       # test/compose-file.int.test.ts has Compose check docker-compose.yml (no Docker daemon is needed for that).
       docker-compose) command -v docker-compose >/dev/null || missing+=(docker-compose) ;;
+      # The cluster stack (npm run start:cluster, test:cluster, BENCH_CLUSTER=1) puts HAProxy in front of its services.
+      haproxy) command -v haproxy >/dev/null || missing+=(haproxy) ;;
       *) die "ensure_packages: unknown item $item" ;;
     esac
   done
