@@ -4,6 +4,7 @@ import type { KafkaContext } from "../../common/kafka/client.ts";
 import { createScenario, startLoad, type Ledger, type LoadOptions, type Scenario } from "./load.ts";
 import { waitForQuiescence } from "./quiescence.ts";
 import { checkInvariants, type Check } from "./invariants.ts";
+import { lostEventsDetail } from "./lost-events.ts";
 import type { PhaseResult } from "./table.ts";
 
 // One phase of load with a fault in the middle, on whatever platform `target` names (the chaos suite's processes
@@ -83,6 +84,8 @@ export async function runLoadPhase(target: PhaseTarget, fault: PhaseFault, optio
       detail: `${q.quiet ? "reached" : "NOT reached"} in ${(q.ms / 1000).toFixed(1)} s: ${JSON.stringify(q.left)}${crashed.length ? `; crashed on the fault: ${crashed.join(", ")}` : ""}; phase ${((Date.now() - started) / 1000).toFixed(0)} s, ${ledger.orders.length} orders, ${ledger.actions.length} payments/cancels`,
     };
     const checks = await checkInvariants({ db: target.db, redis: target.redis, routerUrl: target.routerUrl, scenario, ledger, since });
+    const lost = checks.find((c) => c.name === "no event lost" && !c.ok);
+    if (lost) lost.detail += await lostEventsDetail(target.db, target.kafka, since).catch((error: unknown) => `; not located: ${String(error)}`);
     return { result: { fault: fault.name, quiescence, checks: extra ? [...checks, extra] : checks }, ledger, scenario };
   } catch (error) {
     return {
