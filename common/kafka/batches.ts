@@ -119,8 +119,9 @@ export async function runBatches(
 
   // kafkajs treats a fetched partition whose messages all lie before the fetch offset as log compaction: it
   // resolves the fetch offset, so its next fetch starts one past it, and calls no handler. The platform's topics
-  // are never compacted, so that message was not handled; seen while a broker fails over. The partition is read
-  // again from that offset (a seek also resets kafkajs's resolved offset there).
+  // are never compacted, so such a batch means a message was passed over (a broker answering oddly while it fails
+  // over is the suspect). The partition is read again from that offset (a seek also resets kafkajs's resolved
+  // offset there).
   consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
     if (payload.batchSize !== 0 || payload.firstOffset != null || closing) return;
     const { topic, partition, lastOffset } = payload;
