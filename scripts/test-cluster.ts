@@ -26,7 +26,8 @@ try {
   // One file at a time: the failover files kill nodes the others use. Every path but a cluster file is ignored, so
   // patterns given as arguments choose among those.
   const onlyCluster = `^(?!.*${CLUSTER_TESTS})`;
-  code = await runJest(["--runInBand", ...process.argv.slice(2), "--testPathIgnorePatterns", "/node_modules/", "/.infra/", onlyCluster], env);
+  // --forceExit: a client of a node a file killed, or of a file that failed midway, would keep jest from exiting.
+  code = await runJest(["--runInBand", "--forceExit", ...process.argv.slice(2), "--testPathIgnorePatterns", "/node_modules/", "/.infra/", onlyCluster], env);
 } finally {
   infra.down();
 }

@@ -68,7 +68,8 @@ export async function ensureTopics(ctx: KafkaContext, partitions: number, names:
     const existing = new Set(await admin.listTopics());
     const wanted = names.flatMap((n) => [ctx.topic(n), ctx.topic(dlqTopic(n))]).filter((t) => !existing.has(t));
     if (wanted.length > 0) {
-      const { replicationFactor, minInsyncReplicas } = replicationFor((await admin.describeCluster()).brokers.length);
+      const { brokers } = await admin.describeCluster();
+      const { replicationFactor, minInsyncReplicas } = replicationFor(brokers.length);
       await admin.createTopics({
         waitForLeaders: false, // kafkajs's own wait gives up when a broker does not know a new topic yet (below)
         topics: wanted.map((topic) => ({
@@ -78,8 +79,21 @@ export async function ensureTopics(ctx: KafkaContext, partitions: number, names:
           configEntries: [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
         })),
       });
-      await waitForLeaders(admin, wanted);
+      if (brokers.length === 1) await waitForLeaders(admin, wanted);
+      // A client asks whichever broker it is connected to: every one must know the topics before anyone uses them.
+      else await Promise.all(brokers.map((b) => withBroker(`${b.host}:${b.port}`, (one) => waitForLeaders(one, wanted))));
     }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Runs `work` with an admin client whose only connection is to `broker`, so its metadata comes from that broker. */
+async function withBroker<T>(broker: string, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = new Kafka({ clientId: "ensure-topics", brokers: [broker], logLevel: logLevel.NOTHING, connectionTimeout: 3_000 }).admin();
+  await admin.connect();
+  try {
+    return await work(admin);
   } finally {
     await admin.disconnect();
   }
