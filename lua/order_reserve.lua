@@ -2,7 +2,7 @@
 -- buyer's cap on units held in RESERVED orders: the cap is checked and the buyer's count moved in the same step,
 -- so concurrent orders of one user can never together pass it.
 -- The reservation and its expiry go into a sorted set that is authoritative by itself: nothing in the reservation
--- has a TTL, so it leaves only through order_release.lua or order_confirm.lua, never by silently expiring.
+-- has a TTL, so it leaves only through order_settle.lua (released or confirmed), never by silently expiring.
 -- KEYS[1]      expiry index, sorted set (member order id, score expiry in ms)   {stock}:reservations:expiry
 -- KEYS[2]      the order's reservation hash                                     {stock}:reservation:<orderId>
 -- KEYS[3]      the restored marker: present once Redis holds everything rebuilt <expiry index>:restored
@@ -70,8 +70,8 @@ for i = 1, count do
 end
 redis.call('INCRBY', holder, units)
 redis.call('EXPIRE', holder, tonumber(ARGV[5]))
--- 'held' is the part of the buyer's count this order still owns; whoever removes it (order_unhold, order_release,
--- order_confirm) takes it off the count, so the count goes down exactly once however often they run.
+-- 'held' is the part of the buyer's count this order still owns; whoever removes it (order_unhold or
+-- order_settle) takes it off the count, so the count goes down exactly once however often they run.
 redis.call('HSET', KEYS[2], 'order', ARGV[1], 'hash', ARGV[3], 'state', 'reserved',
   'expiresAt', ARGV[2], 'items', cjson.encode(items), 'holder', holder, 'held', units)
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])

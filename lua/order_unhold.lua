@@ -1,7 +1,7 @@
 -- Takes a paid order's units off its buyer's held-units count: the order left RESERVED, so its units no longer
--- count against RESERVATION_MAX_UNITS_PER_USER, although its stock stays reserved until order_confirm.lua commits it.
+-- count against RESERVATION_MAX_UNITS_PER_USER, although its stock stays reserved until order_settle.lua confirms it.
 -- Idempotent through the reservation's 'held' field (see order_reserve.lua): whichever of this script,
--- order_release.lua and order_confirm.lua runs first removes it and the count; the others find nothing to remove.
+-- order_settle.lua (release or confirm) runs first removes it and the count; the others find nothing to remove.
 -- KEYS[1]   the order's reservation hash             {stock}:reservation:<orderId>
 -- KEYS[2]   the buyer's held-units counter           the reservation's 'holder' field
 -- Returns   {'unheld', units}   the count went down by the order's units

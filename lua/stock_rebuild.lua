@@ -30,7 +30,7 @@
 -- A restored reservation is what order_reserve.lua would have written, with one addition: `pending`, the products
 -- whose counters Redis did not have at that moment. Their counters are loaded later from PostgreSQL, which then
 -- either still holds the order's units (the order is open: that load takes the product off `pending`) or already
--- settled them (the product stays pending, and order_release/order_confirm skip it). A counter Redis did have was
+-- settled them (the product stays pending, and order_settle skips it). A counter Redis did have was
 -- loaded before the order was written (had it been loaded after, that load would have restored this reservation),
 -- so the order's units are added to it here.
 local args = cjson.decode(ARGV[1])

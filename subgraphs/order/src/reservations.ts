@@ -5,7 +5,7 @@ import { failoverCheck } from "./failover-check.ts";
 import { stockKey } from "../../../common/stock.ts";
 import { DEFAULT_EXPIRY_INDEX, heldUnitsKey, reservationKey, restoredMarkerKey } from "../../../common/orders/reservation-keys.ts";
 
-// Typed wrappers around lua/order_reserve.lua, order_release.lua, order_confirm.lua and order_unhold.lua. Every
+// Typed wrappers around lua/order_reserve.lua, order_settle.lua and order_unhold.lua. Every
 // key shares the `{stock}` hash tag of the regular stock counters (the buyer's held-units counter too), so a whole
 // order, and the buyer's cap on units held in RESERVED orders, is one script on one Cluster slot.
 //
@@ -64,8 +64,7 @@ export interface ReservationOptions {
 export function createReservations(redis: Redis, options: ReservationOptions) {
   const index = options.index ?? DEFAULT_EXPIRY_INDEX;
   const reserveScript = defineReplicatedScript(redis, "order_reserve", { leading: failoverCheck(index, replicaAckOf(redis)?.logger) });
-  const releaseScript = defineScript(redis, "order_release");
-  const confirmScript = defineScript(redis, "order_confirm");
+  const settleScript = defineScript(redis, "order_settle");
   const unholdScript = defineScript(redis, "order_unhold");
 
   /**
@@ -86,16 +85,11 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
     return { ok: true, skipped: Number(value) };
   }
 
-  async function settle(
-    script: typeof releaseScript,
-    orderId: string,
-    extra: (string | number)[],
-    flash?: () => Promise<SettleResult | null>,
-  ): Promise<SettleResult> {
+  async function settle(orderId: string, mode: "confirm" | "release" | "forget", flash?: () => Promise<SettleResult | null>): Promise<SettleResult> {
     const keys = await settlementKeysOf(orderId);
     const flashResult = keys === null && flash ? await flash() : null;
     if (flashResult) return flashResult;
-    return toSettleResult(await script([index, reservationKey(orderId), ...(keys ?? [])], [orderId, options.tombstoneSeconds, ...extra]));
+    return toSettleResult(await settleScript([index, reservationKey(orderId), ...(keys ?? [])], [orderId, options.tombstoneSeconds, mode]));
   }
 
   return {
@@ -139,10 +133,10 @@ export function createReservations(redis: Redis, options: ReservationOptions) {
 
     /** reserved -> available, once. `forget` deletes the reservation so its idempotency key can be used again. */
     release: (orderId: string, opts: { forget?: boolean } = {}) =>
-      settle(releaseScript, orderId, [opts.forget ? "1" : "0"], options.flash && (() => options.flash!.release(orderId, opts))),
+      settle(orderId, opts.forget ? "forget" : "release", options.flash && (() => options.flash!.release(orderId, opts))),
 
     /** reserved -> sold, once. */
-    confirm: (orderId: string) => settle(confirmScript, orderId, [], options.flash && (() => options.flash!.confirm(orderId))),
+    confirm: (orderId: string) => settle(orderId, "confirm", options.flash && (() => options.flash!.confirm(orderId))),
 
     /** The order was paid: its units stop counting against its buyer's cap (the stock stays reserved until `confirm`). Once. */
     async unhold(orderId: string): Promise<UnholdResult> {

@@ -112,7 +112,7 @@ describe("order_reserve.lua", () => {
   });
 });
 
-describe("order_release.lua and order_confirm.lua", () => {
+describe("order_settle.lua: release and confirm", () => {
   async function reserved(quantity = 2) {
     const p = await product(10);
     const orderId = randomUUID();
@@ -179,16 +179,35 @@ describe("order_release.lua and order_confirm.lua", () => {
 
   it("refuses stock keys that are not the reservation's own", async () => {
     const { orderId } = await reserved(1);
-    const release = defineScript(redis, "order_release");
+    const settle = defineScript(redis, "order_settle");
+    const release = (keys: string[], orderId: string) => settle(keys, [orderId, 60, "release"]);
     const holder = heldUnitsKey(index, BUYER);
-    await expect(release([index, reservationKey(orderId), stockKey(randomUUID()), holder], [orderId, 60, "0"])).rejects.toThrow(/is not for/);
+    await expect(release([index, reservationKey(orderId), stockKey(randomUUID()), holder], orderId)).rejects.toThrow(/is not for/);
     const { p } = await reserved(1);
     const other = randomUUID();
     await reservations.reserve(other, 5, "h", [{ productId: p, quantity: 1 }], BUYER);
-    await expect(release([index, reservationKey(other), stockKey(p), heldUnitsKey(index, "someone-else")], [other, 60, "0"])).rejects.toThrow(
+    await expect(release([index, reservationKey(other), stockKey(p), heldUnitsKey(index, "someone-else")], other)).rejects.toThrow(
       /is not the holder/,
     );
     expect(await reservations.heldUnits(BUYER)).toBe(3); // nothing moved
+  });
+
+  it("moves nothing when a later item's stock key is wrong, or the mode is unknown", async () => {
+    const [a, b] = [await product(10), await product(10)];
+    const orderId = randomUUID();
+    await reservations.reserve(orderId, 5, "h", [a, b].sort().map((productId) => ({ productId, quantity: 2 })), BUYER);
+    const settle = defineScript(redis, "order_settle");
+    const holder = heldUnitsKey(index, BUYER);
+    const [first] = [a, b].sort();
+    const wrongSecond = [index, reservationKey(orderId), stockKey(first!), stockKey(randomUUID()), holder];
+    await expect(settle(wrongSecond, [orderId, 60, "confirm"])).rejects.toThrow(/is not for/);
+    const keys = [index, reservationKey(orderId), ...[a, b].sort().map(stockKey), holder];
+    await expect(settle(keys, [orderId, 60, "sell"])).rejects.toThrow(/is not confirm, release or forget/);
+    for (const p of [a, b]) expect(await counts(p)).toEqual({ available: 8, reserved: 2, sold: 0 });
+    expect(await reservations.heldUnits(BUYER)).toBe(4);
+    expect(await reservations.inspect(orderId)).toMatchObject({ state: "reserved" });
+    expect(await reservations.confirm(orderId)).toEqual({ ok: true, skipped: 0 });
+    for (const p of [a, b]) expect(await counts(p)).toEqual({ available: 8, reserved: 0, sold: 2 });
   });
 
   it("keeps available + reserved + sold constant through reserve, release and confirm", async () => {
