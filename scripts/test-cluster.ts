@@ -27,7 +27,10 @@ try {
   // patterns given as arguments choose among those.
   const onlyCluster = `^(?!.*${CLUSTER_TESTS})`;
   // --forceExit: a client of a node a file killed, or of a file that failed midway, would keep jest from exiting.
-  code = await runJest(["--runInBand", "--forceExit", ...process.argv.slice(2), "--testPathIgnorePatterns", "/node_modules/", "/.infra/", onlyCluster], env);
+  code = await runJest(
+    ["--runInBand", "--forceExit", ...process.argv.slice(2), "--testPathIgnorePatterns", "/node_modules/", "/.infra/", onlyCluster],
+    env,
+  );
 } finally {
   infra.down();
 }

@@ -110,7 +110,10 @@ test("a broker killed mid-stream: every event acknowledged before and after it i
       await new Promise((resolve) => setTimeout(resolve, start));
       for (let i = 0; sending; i++) {
         const events = Array.from({ length: 12 }, (_, j) => payment(1_000 + j));
-        const sent = await publish(ctx, producer, "payment", events).then(() => true, () => false);
+        const sent = await publish(ctx, producer, "payment", events).then(
+          () => true,
+          () => false,
+        );
         if (sent) batched.push(...events.map((e) => e.id));
         else await new Promise((resolve) => setTimeout(resolve, 100));
       }

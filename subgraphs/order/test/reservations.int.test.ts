@@ -195,7 +195,13 @@ describe("order_settle.lua: release and confirm", () => {
   it("moves nothing when a later item's stock key is wrong, or the mode is unknown", async () => {
     const [a, b] = [await product(10), await product(10)];
     const orderId = randomUUID();
-    await reservations.reserve(orderId, 5, "h", [a, b].sort().map((productId) => ({ productId, quantity: 2 })), BUYER);
+    await reservations.reserve(
+      orderId,
+      5,
+      "h",
+      [a, b].sort().map((productId) => ({ productId, quantity: 2 })),
+      BUYER,
+    );
     const settle = defineScript(redis, "order_settle");
     const holder = heldUnitsKey(index, BUYER);
     const [first] = [a, b].sort();
