@@ -4,7 +4,7 @@ import { config, logger } from "../../test/harness.ts";
 import { createKafka, createProducer, ensureTopics, type KafkaContext, type Producer } from "../kafka/client.ts";
 import { publish } from "../kafka/publish.ts";
 import { runConsumer } from "../kafka/consumer.ts";
-import { createEvent, type PaymentEvent } from "../events.ts";
+import { deletePaymentTopics, paymentRequested } from "../../test/kafka-fixtures.ts";
 
 // Offsets are committed once a second rather than after every batch, so a clean close must commit what was
 // handled since: a consumer that takes over the group starts exactly after it, with nothing handled twice.
@@ -22,21 +22,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await producer.disconnect();
-  const admin = ctx.kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [ctx.topic("payment"), ctx.topic("payment.dlq")] }).catch(() => undefined);
-  await admin.disconnect();
+  await deletePaymentTopics(ctx);
 });
 
-const payment = (i: number) =>
-  createEvent<PaymentEvent>("PaymentRequested", randomUUID(), {
-    paymentId: randomUUID(),
-    orderId: randomUUID(),
-    userId: `u${i}`,
-    amountCents: i,
-    currency: "EUR",
-    paymentToken: "tok",
-  });
+const payment = (i: number) => paymentRequested(`u${i}`, i);
 
 async function until(condition: () => boolean, what: string, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;

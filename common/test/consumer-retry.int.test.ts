@@ -8,7 +8,7 @@ import { toMessage } from "../kafka/publish.ts";
 import { runConsumer } from "../kafka/consumer.ts";
 import { PermanentEventError } from "../kafka/retry.ts";
 import { listDeadLetters } from "../kafka/dead-letters.ts";
-import { createEvent, type PaymentEvent } from "../events.ts";
+import { paymentRequested } from "../../test/kafka-fixtures.ts";
 
 // What is dead-lettered, and when: a message that is not an event and an event that can never be applied go to
 // the DLQ at once, an unclassified failure after its attempts, a transient one never; the partition moves on.
@@ -18,15 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => infra.close());
 
-const payment = (userId: string) =>
-  createEvent<PaymentEvent>("PaymentRequested", randomUUID(), {
-    paymentId: randomUUID(),
-    orderId: randomUUID(),
-    userId,
-    amountCents: 1,
-    currency: "EUR",
-    paymentToken: "tok",
-  });
+const payment = (userId: string) => paymentRequested(userId);
 
 test("malformed and permanently failing events are dead-lettered at once with their origin; the partition moves on", async () => {
   const events = {

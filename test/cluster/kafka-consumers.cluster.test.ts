@@ -6,7 +6,7 @@ import { createKafka, createProducer, ensureTopics, type Consumer, type KafkaCon
 import { publish } from "../../common/kafka/publish.ts";
 import { runConsumer } from "../../common/kafka/consumer.ts";
 import { InfrastructureError } from "../../common/errors.ts";
-import { createEvent, type PaymentEvent } from "../../common/events.ts";
+import { deletePaymentTopics, paymentRequested } from "../kafka-fixtures.ts";
 import { eventually, killBroker, restartBrokers } from "./support.ts";
 
 // A consumer group of two members (two instances of a service, each with a Kafka client of its own) on a topic of
@@ -40,24 +40,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await producer?.disconnect();
   if (brokerDown) await restartBrokers();
-  const client = admin.kafka.admin();
-  await client.connect();
-  await client.deleteTopics({ topics: [admin.topic("payment"), admin.topic("payment.dlq")] }).catch(() => undefined);
-  await client.disconnect();
+  await deletePaymentTopics(admin);
 }, 240_000);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const since = (t0: number) => `+${((Date.now() - t0) / 1000).toFixed(1)}s`;
 
-const payment = (i: number) =>
-  createEvent<PaymentEvent>("PaymentRequested", randomUUID(), {
-    paymentId: randomUUID(),
-    orderId: randomUUID(),
-    userId: `u${i}`,
-    amountCents: i,
-    currency: "EUR",
-    paymentToken: "tok",
-  });
+const payment = (i: number) => paymentRequested(`u${i}`, i);
 
 /** The group's committed lag per partition (end offset minus committed offset; unset counts from 0). */
 async function groupLag(groupId: string): Promise<Record<number, number>> {

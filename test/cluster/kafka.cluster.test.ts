@@ -5,7 +5,7 @@ import { config, logger } from "../harness.ts";
 import { createKafka, createProducer, ensureTopics, type KafkaContext, type Producer } from "../../common/kafka/client.ts";
 import { publish } from "../../common/kafka/publish.ts";
 import { runConsumer } from "../../common/kafka/consumer.ts";
-import { createEvent, type PaymentEvent } from "../../common/events.ts";
+import { deletePaymentTopics, paymentRequested } from "../kafka-fixtures.ts";
 import { eventually } from "./support.ts";
 
 // The 3-broker KRaft cluster `npm run test:cluster` starts (scripts/infra.sh with KAFKA_NODES=3): topics are
@@ -39,21 +39,10 @@ afterAll(async () => {
     const up = spawnSync("bash", ["scripts/infra.sh", "up"], { encoding: "utf8", env: { ...process.env, KAFKA_BROKERS: "" } });
     if (up.status !== 0) throw new Error(`could not start broker ${killedNode} again: ${up.stderr}`);
   }
-  const admin = ctx.kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [ctx.topic("payment"), ctx.topic("payment.dlq")] }).catch(() => undefined);
-  await admin.disconnect();
+  await deletePaymentTopics(ctx);
 });
 
-const payment = (i: number) =>
-  createEvent<PaymentEvent>("PaymentRequested", randomUUID(), {
-    paymentId: randomUUID(),
-    orderId: randomUUID(),
-    userId: `u${i}`,
-    amountCents: i,
-    currency: "EUR",
-    paymentToken: "tok",
-  });
+const payment = (i: number) => paymentRequested(`u${i}`, i);
 
 test("topics get 3 replicas on 3 brokers and min.insync.replicas=2", async () => {
   const admin = ctx.kafka.admin();
