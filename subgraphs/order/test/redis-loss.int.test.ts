@@ -224,13 +224,11 @@ test("the per-user cap still counts the orders a user held before the flush", as
   await expectTruth({ [p]: 50, [q]: 50, [r]: 50 });
 });
 
-test("a placeOrder whose reservation is flushed before its write, with a rebuild in between, is restored: units counted once", async () => {
-  const [p, q] = [await newProduct(10), await newProduct(10)];
-  await place(`warm-${randomUUID()}`, [[p, 1]]); // Redis is rebuilt and counting
-  const user = `race-${randomUUID()}`;
-  const key = randomUUID();
-  const orderId = orderIdFor(user, key);
-  // Hold the order's INSERT back (a SHARE lock on orders blocks writes, not reads) until the rebuild has run.
+/**
+ * Holds every write to `orders` back (a SHARE lock blocks writes, not reads) until `release` is called; `blocker`
+ * settles once the lock is let go.
+ */
+async function holdOrderWrites(): Promise<{ release: () => void; blocker: Promise<void> }> {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   let locked!: () => void;
@@ -244,6 +242,17 @@ test("a placeOrder whose reservation is flushed before its write, with a rebuild
     { timeout: 30_000 },
   );
   await isLocked;
+  return { release, blocker };
+}
+
+test("a placeOrder whose reservation is flushed before its write, with a rebuild in between, is restored: units counted once", async () => {
+  const [p, q] = [await newProduct(10), await newProduct(10)];
+  await place(`warm-${randomUUID()}`, [[p, 1]]); // Redis is rebuilt and counting
+  const user = `race-${randomUUID()}`;
+  const key = randomUUID();
+  const orderId = orderIdFor(user, key);
+  // Hold the order's INSERT back until the rebuild has run.
+  const { release, blocker } = await holdOrderWrites();
   const placing = place(
     user,
     [
@@ -281,19 +290,7 @@ test("a placeOrder whose reservation is flushed before its write, with no rebuil
   const user = `race-${randomUUID()}`;
   const key = randomUUID();
   const orderId = orderIdFor(user, key);
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  let locked!: () => void;
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const blocker = infra.prisma.$transaction(
-    async (tx) => {
-      await tx.$executeRaw`LOCK TABLE orders IN SHARE MODE`;
-      locked();
-      await gate;
-    },
-    { timeout: 30_000 },
-  );
-  await isLocked;
+  const { release, blocker } = await holdOrderWrites();
   const placing = place(user, [[p, 3]], key);
   await eventually(async () => ((await infra.redis.exists(reservationKey(orderId))) === 1 ? true : undefined), 10_000, "the reservation");
   await flush(); // the reservation is lost; p is not read again before the write, so restoring the order loads p
