@@ -5,8 +5,7 @@ import { itemKeys, saleChannel } from "../../common/orders/flash-keys.ts";
 import { createSaleStock } from "../../subgraphs/flash-sale/src/sale-stock.ts";
 import { connectProductCaching, type ProductCaching } from "../../subgraphs/product/src/cache/caching.ts";
 import { cacheKeys, type CacheOptions } from "../../subgraphs/product/src/cache/options.ts";
-import type { ProductRecord } from "../../subgraphs/product/src/products.ts";
-import { clusterPorts, eventually, masterPortOf } from "./support.ts";
+import { clusterPorts, eventually, masterPortOf, product } from "./support.ts";
 
 // Pub/sub across the cluster's nodes: the product cache's invalidations (sharded pub/sub, SPUBLISH/SSUBSCRIBE on
 // the channel's slot) from one instance to another, and the flash-sale scripts' PUBLISH (classic pub/sub, which
@@ -22,19 +21,6 @@ beforeAll(() => {
 afterAll(async () => {
   await Promise.all(open.splice(0).map((o) => o.close()));
   await redis.quit();
-});
-
-const product = (id: string, priceCents: number, priceVersion: number): ProductRecord => ({
-  id,
-  sku: `SKU-${id.slice(0, 8)}`,
-  name: "Lamp",
-  description: "",
-  priceCents,
-  currency: "USD",
-  priceVersion,
-  active: true,
-  createdAt: new Date(1_000),
-  updatedAt: new Date(1_000 + priceVersion),
 });
 
 test("a price change announced by one instance drops the other instance's L1 copy, the channel and the product on different masters", async () => {

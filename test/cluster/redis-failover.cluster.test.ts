@@ -6,7 +6,6 @@ import { restoredMarkerKey } from "../../common/orders/reservation-keys.ts";
 import { createReservations } from "../../subgraphs/order/src/reservations.ts";
 import { connectProductCaching, type ProductCaching } from "../../subgraphs/product/src/cache/caching.ts";
 import { cacheKeys, type CacheOptions } from "../../subgraphs/product/src/cache/options.ts";
-import type { ProductRecord } from "../../subgraphs/product/src/products.ts";
 import {
   awaitHealthyCluster,
   clusterPorts,
@@ -16,6 +15,7 @@ import {
   masterAndReplica as masterAndReplicaOf,
   masterPortOf,
   onNode,
+  product,
   restartNode,
   type CrashedNode,
 } from "./support.ts";
@@ -148,17 +148,4 @@ test("a product cache's invalidation subscription follows its channel to the pro
   );
   expect(await priceAtB()).toBe(2_000);
   await restartKilled();
-});
-
-const product = (id: string, priceCents: number, priceVersion: number): ProductRecord => ({
-  id,
-  sku: `SKU-${id.slice(0, 8)}`,
-  name: "Lamp",
-  description: "",
-  priceCents,
-  currency: "USD",
-  priceVersion,
-  active: true,
-  createdAt: new Date(1_000),
-  updatedAt: new Date(1_000 + priceVersion),
 });

@@ -7,6 +7,7 @@ import type { Cluster } from "ioredis";
 import { config } from "../harness.ts";
 import { isCluster, type Redis as PlatformRedis } from "../../common/redis.ts";
 import { ROOT } from "../../scripts/env.ts";
+import type { ProductRecord } from "../../subgraphs/product/src/products.ts";
 
 // What the *.cluster.test.ts files share: the Redis Cluster that `npm run test:cluster` started
 // (REDIS_CLUSTER_NODES), seen node by node, how to kill one of its masters and start it again, and the same for
@@ -187,3 +188,17 @@ export function killBroker(nodeId: number): number {
 export async function restartBrokers(): Promise<void> {
   await execFileAsync("bash", [join(ROOT, "scripts", "infra.sh"), "up"], { cwd: ROOT, env: { ...process.env, KAFKA_BROKERS: "" }, timeout: 180_000 });
 }
+
+/** A catalogue product as the product cache holds it, at `priceVersion` (its update time moves with the version). */
+export const product = (id: string, priceCents: number, priceVersion: number): ProductRecord => ({
+  id,
+  sku: `SKU-${id.slice(0, 8)}`,
+  name: "Lamp",
+  description: "",
+  priceCents,
+  currency: "USD",
+  priceVersion,
+  active: true,
+  createdAt: new Date(1_000),
+  updatedAt: new Date(1_000 + priceVersion),
+});
