@@ -110,7 +110,6 @@ export async function runBatches(
       .filter(([key, o]) => assigned.has(key) && committed.get(key) !== o.offset.toString())
       .map(([, { topic, partition, offset }]) => ({ topic, partition, offset: offset.toString() }));
 
-  let lastCommit = Date.now();
   const byTopic = (offsets: ReturnType<typeof pending>) =>
     [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
       topic,
@@ -158,12 +157,10 @@ export async function runBatches(
           if (after > (next.get(key)?.offset ?? -1n)) next.set(key, { topic, partition, offset: after });
         },
       });
-      // Only what this member handled is committed (`next`), never kafkajs's own resolved offsets: those are its
-      // fetch positions, which it also moves past offsets it skipped (below).
-      if (commit && (!payload.isRunning() || Date.now() - lastCommit >= COMMIT_INTERVAL_MS)) {
-        lastCommit = Date.now();
-        await payload.commitOffsetsIfNecessary({ topics: byTopic(pending()) });
-      }
+      // The flush below commits once a second; a batch that ends while the consumer stops commits at once. Only
+      // what this member handled (`next`) is committed, never kafkajs's own resolved offsets: those are its fetch
+      // positions, which it also moves past offsets it skipped (above).
+      if (commit && !payload.isRunning()) await payload.commitOffsetsIfNecessary({ topics: byTopic(pending()) });
       if (lingerMs > 0 && payload.batch.messages.length > 0 && payload.isRunning()) {
         const now = Date.now();
         if (lingerUntil <= now) lingerUntil = now + lingerMs; // the first batch of this fetch to finish
@@ -185,8 +182,8 @@ export async function runBatches(
     }, RESTART_AFTER_MS);
   });
 
-  // Batches commit what they resolved at most every COMMIT_INTERVAL_MS, when they end: a group that goes quiet
-  // would keep its last second uncommitted (and its lag above 0) until the next event. This commits it then.
+  // What the handlers resolved is committed every COMMIT_INTERVAL_MS, busy or quiet (a group that goes quiet has
+  // its lag reach 0 within a second).
   const flush = commit
     ? setInterval(() => {
         const offsets = pending();

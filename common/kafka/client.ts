@@ -79,9 +79,8 @@ export async function ensureTopics(ctx: KafkaContext, partitions: number, names:
           configEntries: [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
         })),
       });
-      if (brokers.length === 1) await waitForLeaders(admin, wanted);
       // A client asks whichever broker it is connected to: every one must know the topics before anyone uses them.
-      else await Promise.all(brokers.map((b) => withBroker(`${b.host}:${b.port}`, (one) => waitForLeaders(one, wanted))));
+      await Promise.all(brokers.map((b) => withBroker(`${b.host}:${b.port}`, (one) => waitForLeaders(one, wanted))));
     }
   } finally {
     await admin.disconnect();

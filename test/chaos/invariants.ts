@@ -39,6 +39,21 @@ export interface CheckContext {
 
 const num = (v: unknown) => Number(v ?? 0);
 
+/** This phase's outbox events, as the CTE `e` (its start is `$1`). */
+export const PHASE_EVENTS = "e AS (SELECT event_id, topic, type, payload FROM outbox_events WHERE created_at >= $1)";
+
+/** Each consumer that records what it applied (name in the invariant, consumer, which events it must apply). */
+export const RECORDED = [
+  ["notifications", "notifications", "type = 'OrderStatusChanged'"],
+  ["fulfilment", "order-fulfilment", "type = 'OrderStatusChanged' AND payload->'data'->'order'->>'status' = 'PAID'"],
+  ["payment_worker", "payment-worker", "type = 'PaymentRequested'"],
+  ["order_payments", "order-payments", "type IN ('PaymentSucceeded', 'PaymentFailed')"],
+] as const;
+
+/** The events of `e` that `consumer` must apply and has no processed row for (a FROM clause). */
+export const unapplied = (consumer: string, where: string) =>
+  `FROM e WHERE ${where} AND NOT EXISTS (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = '${consumer}')`;
+
 async function pgUnits(db: pg.Client, scenario: Scenario) {
   const ids = scenario.products.map((p) => p.id);
   const { rows: stock } = await db.query<{ product_id: string; available: number; reserved: number; sold: number }>(
@@ -227,22 +242,15 @@ export async function checkInvariants(ctx: CheckContext): Promise<Check[]> {
 
   // 7. Every event written was published, and every consumer that records what it applied applied all of its events.
   const { rows: lost } = await db.query<Record<string, string>>(
-    `WITH e AS (SELECT event_id, type, payload FROM outbox_events WHERE created_at >= $1)
+    `WITH ${PHASE_EVENTS}
      SELECT
        (SELECT count(*) FROM e) AS events,
        (SELECT count(*) FROM outbox_events WHERE created_at >= $1 AND published_at IS NULL) AS unpublished,
-       (SELECT count(*) FROM e WHERE type = 'OrderStatusChanged' AND NOT EXISTS
-          (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = 'notifications')) AS notifications,
-       (SELECT count(*) FROM e WHERE type = 'OrderStatusChanged' AND payload->'data'->'order'->>'status' = 'PAID' AND NOT EXISTS
-          (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = 'order-fulfilment')) AS fulfilment,
-       (SELECT count(*) FROM e WHERE type = 'PaymentRequested' AND NOT EXISTS
-          (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = 'payment-worker')) AS payment_worker,
-       (SELECT count(*) FROM e WHERE type IN ('PaymentSucceeded', 'PaymentFailed') AND NOT EXISTS
-          (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = 'order-payments')) AS order_payments`,
+       ${RECORDED.map(([key, consumer, where]) => `(SELECT count(*) ${unapplied(consumer, where)}) AS ${key}`).join(",\n       ")}`,
     [ctx.since],
   );
   const l = lost[0]!;
-  const gaps = ["unpublished", "notifications", "fulfilment", "payment_worker", "order_payments"].map((k) => [k, num(l[k])] as const);
+  const gaps = ["unpublished", ...RECORDED.map(([key]) => key)].map((k) => [k, num(l[k])] as const);
   checks.push({
     name: INVARIANTS[6],
     ok: gaps.every(([, n]) => n === 0),

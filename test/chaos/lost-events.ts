@@ -1,25 +1,14 @@
 import type pg from "pg";
 import type { KafkaContext } from "../../common/kafka/client.ts";
 import { GROUPS } from "./quiescence.ts";
+import { PHASE_EVENTS, RECORDED, unapplied } from "./invariants.ts";
 
 // When "no event lost" fails, where the missing events are: in Kafka (then a consumer passed over them: at which
 // partition and offset, and where each group's committed offset for it stands) or not (then the publish was lost).
 
 /** The events of this phase a recording consumer has no processed row for (the invariant's query, with the ids). */
-const MISSING_SQL = `
-  WITH e AS (SELECT event_id, topic, type, payload FROM outbox_events WHERE created_at >= $1)
-  SELECT 'notifications' AS consumer, event_id::text, topic FROM e WHERE type = 'OrderStatusChanged' AND NOT EXISTS
-    (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = 'notifications')
-  UNION ALL
-  SELECT 'order-fulfilment', event_id::text, topic FROM e WHERE type = 'OrderStatusChanged'
-    AND payload->'data'->'order'->>'status' = 'PAID' AND NOT EXISTS
-    (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = 'order-fulfilment')
-  UNION ALL
-  SELECT 'payment-worker', event_id::text, topic FROM e WHERE type = 'PaymentRequested' AND NOT EXISTS
-    (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = 'payment-worker')
-  UNION ALL
-  SELECT 'order-payments', event_id::text, topic FROM e WHERE type IN ('PaymentSucceeded', 'PaymentFailed') AND NOT EXISTS
-    (SELECT 1 FROM processed_events p WHERE p.event_id = e.event_id AND p.consumer = 'order-payments')
+const MISSING_SQL = `WITH ${PHASE_EVENTS}
+  ${RECORDED.map(([, consumer, where]) => `SELECT '${consumer}' AS consumer, event_id::text, topic ${unapplied(consumer, where)}`).join("\n  UNION ALL\n  ")}
   LIMIT 20`;
 
 /** Reads `topic` from its start to its current end and answers where each of `ids` is (by the `event-id` header). */
